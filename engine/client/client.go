@@ -1,0 +1,168 @@
+// Package client is a small Go client for the Veltrix player protocol
+// (docs/protocol.md), used by `veltrix replay`, the load tools and the tests.
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/lxzan/gws"
+
+	"github.com/veltrix/veltrix/engine/protocol"
+)
+
+// Client is one player connection. Messages are delivered in order by Next.
+type Client struct {
+	conn   *gws.Conn
+	Player string // assigned by the gateway's welcome
+
+	in     chan protocol.ServerMessage
+	closed chan struct{}
+	once   sync.Once
+	mu     sync.Mutex
+	err    error // why the connection closed
+}
+
+// CloseError is the close frame a server sent.
+type CloseError = gws.CloseError
+
+// Options configures Dial.
+type Options struct {
+	// Player asks the gateway for this id (the anonymous auth honours it).
+	Player string
+	// Header is added to the upgrade request (e.g. Authorization).
+	Header http.Header
+	// Buffer is how many messages may wait for Next. Default 4096.
+	Buffer int
+}
+
+// Dial connects to a gateway's ws:// URL and waits for its welcome.
+func Dial(ctx context.Context, rawURL string, o Options) (*Client, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("client: url %q: %w", rawURL, err)
+	}
+	if o.Player != "" {
+		q := u.Query()
+		q.Set("player", o.Player)
+		u.RawQuery = q.Encode()
+	}
+	if o.Buffer <= 0 {
+		o.Buffer = 4096
+	}
+	c := &Client{in: make(chan protocol.ServerMessage, o.Buffer), closed: make(chan struct{})}
+	conn, resp, err := gws.NewClient(c, &gws.ClientOption{
+		Addr: u.String(), RequestHeader: o.Header, HandshakeTimeout: 10 * time.Second,
+		ReadMaxPayloadSize: 1 << 20,
+	})
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("client: dial %s: %s: %w", rawURL, resp.Status, err)
+		}
+		return nil, fmt.Errorf("client: dial %s: %w", rawURL, err)
+	}
+	c.conn = conn
+	go conn.ReadLoop()
+	m, err := c.Next(ctx)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if m.Type != protocol.TypeWelcome {
+		c.Close()
+		return nil, fmt.Errorf("client: expected welcome, got %q", m.Type)
+	}
+	c.Player = m.Player
+	return c, nil
+}
+
+// Send writes one message.
+func (c *Client) Send(m protocol.ClientMessage) error {
+	b, _ := json.Marshal(m)
+	return c.SendRaw(b)
+}
+
+// SendRaw writes one text frame as is (tests use it for malformed input).
+func (c *Client) SendRaw(b []byte) error {
+	if err := c.conn.WriteMessage(gws.OpcodeText, b); err != nil {
+		return fmt.Errorf("client: send: %w", err)
+	}
+	return nil
+}
+
+// Next returns the next message, or the reason the connection closed.
+func (c *Client) Next(ctx context.Context) (protocol.ServerMessage, error) {
+	select {
+	case m := <-c.in:
+		return m, nil
+	default:
+	}
+	select {
+	case m := <-c.in:
+		return m, nil
+	case <-c.closed:
+		// Deliver what arrived before the close first.
+		select {
+		case m := <-c.in:
+			return m, nil
+		default:
+		}
+		return protocol.ServerMessage{}, c.Err()
+	case <-ctx.Done():
+		return protocol.ServerMessage{}, ctx.Err()
+	}
+}
+
+// Done is closed when the connection is.
+func (c *Client) Done() <-chan struct{} { return c.closed }
+
+// Err is why the connection closed: a *CloseError when the server sent a close frame.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close closes the connection.
+func (c *Client) Close() {
+	if c.conn != nil {
+		_ = c.conn.WriteClose(1000, nil)
+	}
+}
+
+// gws event handler.
+
+func (c *Client) OnOpen(*gws.Conn) {}
+
+func (c *Client) OnClose(_ *gws.Conn, err error) {
+	c.once.Do(func() {
+		c.mu.Lock()
+		if err == nil {
+			err = errors.New("client: connection closed")
+		}
+		c.err = err
+		c.mu.Unlock()
+		close(c.closed)
+	})
+}
+
+func (c *Client) OnPing(conn *gws.Conn, p []byte) { _ = conn.WritePong(p) }
+func (c *Client) OnPong(*gws.Conn, []byte)        {}
+
+func (c *Client) OnMessage(_ *gws.Conn, msg *gws.Message) {
+	defer msg.Close()
+	var m protocol.ServerMessage
+	if err := json.Unmarshal(msg.Bytes(), &m); err != nil {
+		m = protocol.ServerMessage{Type: protocol.TypeError, Code: "client_decode", Message: err.Error()}
+	}
+	select {
+	case c.in <- m:
+	case <-c.closed:
+	}
+}

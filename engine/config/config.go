@@ -1,0 +1,302 @@
+// Package config loads Veltrix's configuration with koanf: a YAML file, then
+// VELTRIX_ environment variables, then --set flags, each overriding the last.
+//
+// Decoding is strict: an unknown or misspelt key, or a value that does not
+// parse, stops the process at start with a message naming the key. Module
+// sections (games.<name>, gateway.auth, broker) are kept raw here and decoded
+// strictly by the module that owns them (see Strict).
+//
+// Environment variables map to keys by lower-casing and reading a double
+// underscore as the level separator, so keys that contain "_" stay
+// expressible: VELTRIX_GATEWAY__MAX_FRAME_BYTES=8192 sets
+// gateway.max_frame_bytes.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+)
+
+// EnvPrefix starts every environment variable Veltrix reads.
+const EnvPrefix = "VELTRIX_"
+
+// Config is the whole configuration. Zero values mean "use the default"
+// (see Defaults).
+type Config struct {
+	// DataDir holds the stores and the embedded broker's log. Default "data".
+	DataDir string `koanf:"data_dir"`
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string  `koanf:"log_level"`
+	Broker   Module  `koanf:"broker"`
+	Topics   Topics  `koanf:"topics"`
+	Gateway  Gateway `koanf:"gateway"`
+	Engine   Engine  `koanf:"engine"`
+	// Games maps a registered game name to its own config section.
+	Games map[string]map[string]any `koanf:"games"`
+}
+
+// Module is a config section choosing a plugin by name; the other keys of
+// the section are the plugin's own and decoded by it.
+type Module struct {
+	Plugin string         `koanf:"plugin"`
+	Config map[string]any `koanf:",remain"`
+}
+
+// Topics names the Kafka topics.
+type Topics struct {
+	Actions string `koanf:"actions"` // default veltrix.actions
+	Events  string `koanf:"events"`  // default veltrix.events
+	// Partitions of the actions topic, created when missing. Default 4.
+	Partitions int `koanf:"partitions"`
+	// Replication factor for created topics. Default 1.
+	Replication int `koanf:"replication"`
+}
+
+// Gateway configures the WebSocket tier.
+type Gateway struct {
+	Listen string `koanf:"listen"` // default 127.0.0.1:8080
+	// MaxFrameBytes bounds one client message; larger frames close the
+	// connection with 1009. Default 4096.
+	MaxFrameBytes int `koanf:"max_frame_bytes"`
+	// WriteTimeout bounds one write to a client. Default 10s.
+	WriteTimeout time.Duration `koanf:"write_timeout"`
+	// QueueLimit caps the messages waiting to be written to one client; a
+	// client that falls further behind is disconnected. Default 256.
+	QueueLimit int `koanf:"queue_limit"`
+	// IdleTimeout closes a connection that sends nothing (pings included).
+	// Default 60s.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// HandshakeTimeout bounds reading the HTTP upgrade request. Default 5s.
+	HandshakeTimeout time.Duration `koanf:"handshake_timeout"`
+	Auth             Module        `koanf:"auth"`
+	ClientID         string        `koanf:"client_id"` // default veltrix-gateway-<host>-<pid>
+}
+
+// Engine configures the stateful tier.
+type Engine struct {
+	Group    string `koanf:"group"`     // consumer group, default veltrix-engine
+	ClientID string `koanf:"client_id"` // default veltrix-engine
+	Sessions Store  `koanf:"sessions"`
+	Audit    Store  `koanf:"audit"`
+	// Admin is the address of the admin HTTP endpoint; empty disables it.
+	Admin string `koanf:"admin"`
+}
+
+// Store configures one RocksDB store.
+type Store struct {
+	Path string        `koanf:"path"` // default <data_dir>/sessions or <data_dir>/audit
+	TTL  time.Duration `koanf:"ttl"`  // sessions 30m, audit 2160h (90 days)
+	Sync bool          `koanf:"sync"` // fsync every batch
+	// CompactEvery triggers a compaction so expired rows go even from an
+	// idle store. Default 10m.
+	CompactEvery time.Duration `koanf:"compact_every"`
+}
+
+// Defaults fills zero values.
+func (c *Config) Defaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	defInt := func(i *int, v int) {
+		if *i == 0 {
+			*i = v
+		}
+	}
+	defDur := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.DataDir, "data")
+	def(&c.LogLevel, "info")
+	def(&c.Broker.Plugin, "embedded")
+	def(&c.Topics.Actions, "veltrix.actions")
+	def(&c.Topics.Events, "veltrix.events")
+	defInt(&c.Topics.Partitions, 4)
+	defInt(&c.Topics.Replication, 1)
+	def(&c.Gateway.Listen, "127.0.0.1:8080")
+	defInt(&c.Gateway.MaxFrameBytes, 4096)
+	defDur(&c.Gateway.WriteTimeout, 10*time.Second)
+	defInt(&c.Gateway.QueueLimit, 256)
+	defDur(&c.Gateway.IdleTimeout, 60*time.Second)
+	defDur(&c.Gateway.HandshakeTimeout, 5*time.Second)
+	def(&c.Gateway.Auth.Plugin, "anonymous")
+	if c.Gateway.ClientID == "" {
+		host, _ := os.Hostname()
+		c.Gateway.ClientID = fmt.Sprintf("veltrix-gateway-%s-%d", host, os.Getpid())
+	}
+	def(&c.Engine.Group, "veltrix-engine")
+	def(&c.Engine.ClientID, "veltrix-engine")
+	def(&c.Engine.Sessions.Path, filepath.Join(c.DataDir, "sessions"))
+	def(&c.Engine.Audit.Path, filepath.Join(c.DataDir, "audit"))
+	defDur(&c.Engine.Sessions.TTL, 30*time.Minute)
+	defDur(&c.Engine.Audit.TTL, 90*24*time.Hour)
+	defDur(&c.Engine.Sessions.CompactEvery, 10*time.Minute)
+	defDur(&c.Engine.Audit.CompactEvery, 10*time.Minute)
+}
+
+// Validate checks values; each error names its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.Topics.Actions == c.Topics.Events {
+		bad("topics.events", "must differ from topics.actions (%q)", c.Topics.Actions)
+	}
+	if c.Topics.Partitions < 1 || c.Topics.Partitions > 10000 {
+		bad("topics.partitions", "must be between 1 and 10000, got %d", c.Topics.Partitions)
+	}
+	if c.Topics.Replication < 1 || c.Topics.Replication > 32 {
+		bad("topics.replication", "must be between 1 and 32, got %d", c.Topics.Replication)
+	}
+	if _, _, err := net.SplitHostPort(c.Gateway.Listen); err != nil {
+		bad("gateway.listen", "must be host:port, got %q", c.Gateway.Listen)
+	}
+	if c.Gateway.MaxFrameBytes < 128 || c.Gateway.MaxFrameBytes > 1<<20 {
+		bad("gateway.max_frame_bytes", "must be between 128 and 1048576, got %d", c.Gateway.MaxFrameBytes)
+	}
+	if c.Gateway.QueueLimit < 1 {
+		bad("gateway.queue_limit", "must be at least 1, got %d", c.Gateway.QueueLimit)
+	}
+	for key, d := range map[string]time.Duration{
+		"gateway.write_timeout":         c.Gateway.WriteTimeout,
+		"gateway.idle_timeout":          c.Gateway.IdleTimeout,
+		"gateway.handshake_timeout":     c.Gateway.HandshakeTimeout,
+		"engine.sessions.ttl":           c.Engine.Sessions.TTL,
+		"engine.audit.ttl":              c.Engine.Audit.TTL,
+		"engine.sessions.compact_every": c.Engine.Sessions.CompactEvery,
+		"engine.audit.compact_every":    c.Engine.Audit.CompactEvery,
+	} {
+		if d < 0 {
+			bad(key, "must not be negative, got %s", d)
+		}
+	}
+	if c.Engine.Sessions.Path == c.Engine.Audit.Path {
+		bad("engine.audit.path", "must differ from engine.sessions.path (%q): the stores have different lifetimes", c.Engine.Audit.Path)
+	}
+	if c.Engine.Admin != "" {
+		if _, _, err := net.SplitHostPort(c.Engine.Admin); err != nil {
+			bad("engine.admin", "must be host:port, got %q", c.Engine.Admin)
+		}
+	}
+	if len(c.Games) == 0 {
+		bad("games", "no game configured")
+	}
+	return errors.Join(errs...)
+}
+
+// Load reads path (may be empty), then the environment (environ, usually
+// os.Environ()), then sets ("key=value" pairs from --set flags).
+func Load(path string, environ []string, sets []string) (*Config, error) {
+	k := koanf.New(".")
+	if path != "" {
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return nil, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	if err := k.Load(env.Provider(".", env.Opt{
+		Prefix:        EnvPrefix,
+		EnvironFunc:   func() []string { return environ },
+		TransformFunc: envKey,
+	}), nil); err != nil {
+		return nil, fmt.Errorf("config: environment: %w", err)
+	}
+	if len(sets) > 0 {
+		m := make(map[string]any, len(sets))
+		for _, s := range sets {
+			key, val, ok := strings.Cut(s, "=")
+			if !ok || key == "" {
+				return nil, fmt.Errorf("config: --set %q: want key=value", s)
+			}
+			m[key] = val
+		}
+		if err := k.Load(confmap.Provider(m, "."), nil); err != nil {
+			return nil, fmt.Errorf("config: --set: %w", err)
+		}
+	}
+	var c Config
+	if err := Strict(k.Raw(), &c); err != nil {
+		return nil, err
+	}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// envKey maps VELTRIX_GATEWAY__MAX_FRAME_BYTES to gateway.max_frame_bytes.
+func envKey(k, v string) (string, any) {
+	k = strings.TrimPrefix(k, EnvPrefix)
+	return strings.ReplaceAll(strings.ToLower(k), "__", "."), v
+}
+
+// Strict decodes a raw config map into out, refusing unknown keys, while
+// keeping the decode hooks that parse "5s" durations and "64" numbers from
+// environment strings. Modules use it for their own sections.
+func Strict(raw map[string]any, out any) error {
+	var md mapstructure.Metadata
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+			mapstructure.TextUnmarshallerHookFunc(),
+		),
+		WeaklyTypedInput: true,
+		ErrorUnused:      true,
+		Metadata:         &md,
+		TagName:          "koanf",
+		Result:           out,
+	})
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := dec.Decode(raw); err != nil {
+		return fmt.Errorf("config: %w", cleanDecodeError(err))
+	}
+	return nil
+}
+
+// cleanDecodeError rewords mapstructure's messages so they name keys the way
+// the YAML file does.
+func cleanDecodeError(err error) error {
+	msg := err.Error()
+	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
+	msg = strings.ReplaceAll(msg, "'' has invalid keys", "unknown key(s)")
+	msg = strings.ReplaceAll(msg, "has invalid keys", "has unknown key(s)")
+	return errors.New(msg)
+}
+
+// Decoder returns a function that strictly decodes raw into a module.
+func Decoder(raw map[string]any) func(into any) error {
+	return func(into any) error {
+		if raw == nil {
+			return nil
+		}
+		if reflect.TypeOf(into).Kind() != reflect.Pointer {
+			return fmt.Errorf("config: module is not a pointer")
+		}
+		return Strict(raw, into)
+	}
+}

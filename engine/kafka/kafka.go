@@ -1,0 +1,116 @@
+// Package kafka is the engine's and gateway's edge to Kafka: client options
+// tuned for a game's latency, topic set-up, and the Broker contract that broker
+// plugins (embedded kfake, external Kafka) fulfil.
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Broker is what a broker plugin gives the host: where to connect.
+type Broker interface {
+	Seeds() []string
+}
+
+// HeaderTo names the record header carrying an event's recipient player;
+// absent for events to the whole hunt. Gateways route on it without parsing
+// the payload.
+const HeaderTo = "to"
+
+// ClientOpts are the options shared by every Veltrix client. Linger is 0:
+// franz-go's default 10 ms would be paid on both hops of every action.
+func ClientOpts(seeds []string, clientID string, log *slog.Logger) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SeedBrokers(seeds...),
+		kgo.ClientID(clientID),
+		kgo.ProducerLinger(0),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.FetchMaxWait(100 * time.Millisecond),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.WithLogger(slogAdapter{log}),
+		kgo.RetryTimeout(30 * time.Second),
+	}
+}
+
+// EnsureTopics creates the topics that are missing, each with partitions and
+// replication, and reports a topic whose partition count differs: hunts are
+// routed by key hash, so a changed count moves hunts between partitions.
+func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int32, replication int16, topics ...string) error {
+	adm := kadm.NewClient(cl)
+	details, err := adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("kafka: list topics: %w", err)
+	}
+	var errs []error
+	for _, t := range topics {
+		d, ok := details[t]
+		if ok && d.Err == nil {
+			if got := int32(len(d.Partitions)); got != partitions {
+				errs = append(errs, fmt.Errorf("kafka: topic %s has %d partitions, config topics.partitions says %d: "+
+					"fix the config, or repartition with care (hunts move between partitions)", t, got, partitions))
+			}
+			continue
+		}
+		if ok && d.Err != nil && !errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+			errs = append(errs, fmt.Errorf("kafka: topic %s: %w", t, d.Err))
+			continue
+		}
+		resp, err := adm.CreateTopic(ctx, partitions, replication, nil, t)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("kafka: create topic %s (%d partitions, replication %d): %w", t, partitions, replication, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// WaitReachable waits until the cluster answers a metadata request, so a
+// wrong address fails at start with a clear message rather than later.
+func WaitReachable(ctx context.Context, cl *kgo.Client, seeds []string) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	var last error
+	for {
+		if last = cl.Ping(ctx); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafka: brokers %s unreachable: %w", strings.Join(seeds, ","), last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Level() kgo.LogLevel {
+	if a.l.Enabled(context.Background(), slog.LevelDebug) {
+		return kgo.LogLevelInfo
+	}
+	return kgo.LogLevelWarn
+}
+
+func (a slogAdapter) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	l := slog.LevelInfo
+	switch level {
+	case kgo.LogLevelError:
+		l = slog.LevelError
+	case kgo.LogLevelWarn:
+		l = slog.LevelWarn
+	case kgo.LogLevelDebug:
+		l = slog.LevelDebug
+	}
+	a.l.Log(context.Background(), l, "kafka: "+msg, keyvals...)
+}

@@ -1,0 +1,129 @@
+// Package protocol defines the JSON messages players exchange with a gateway
+// over WebSocket. docs/protocol.md is the reference for client authors.
+package protocol
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Client message types.
+const (
+	TypeJoin  = "join"
+	TypeMove  = "move"
+	TypeLeave = "leave"
+	TypePing  = "ping"
+)
+
+// ClientMessage is what a player sends. Seq numbers a player's actions in a
+// hunt: it must increase, and a client that resends an action (after a
+// reconnect, say) reuses its seq, so the engine answers it again instead of
+// applying it twice.
+type ClientMessage struct {
+	Type string  `json:"type"`
+	Hunt string  `json:"hunt,omitempty"`
+	Seq  uint64  `json:"seq,omitempty"`
+	Lat  float64 `json:"lat,omitempty"`
+	Lon  float64 `json:"lon,omitempty"`
+	At   int64   `json:"at,omitempty"` // position fix time, unix ms
+}
+
+// ServerMessage is what a player receives. Results answer one action (by
+// seq); other types carry game events whose Data the game defines.
+type ServerMessage struct {
+	Type      string          `json:"type"`
+	Hunt      string          `json:"hunt,omitempty"`
+	Seq       uint64          `json:"seq,omitempty"`
+	OK        *bool           `json:"ok,omitempty"`
+	Reason    string          `json:"reason,omitempty"`
+	Duplicate bool            `json:"duplicate,omitempty"`
+	Data      json.RawMessage `json:"data,omitempty"`
+	Version   string          `json:"v,omitempty"`
+	TS        int64           `json:"ts,omitempty"`
+	// Gateway-only fields.
+	Player  string `json:"player,omitempty"`  // welcome
+	Code    string `json:"code,omitempty"`    // error
+	Message string `json:"message,omitempty"` // error
+}
+
+// Server message types.
+const (
+	TypeWelcome = "welcome" // sent by the gateway on connect
+	TypeResult  = "result"  // the engine's answer to one action
+	TypeError   = "error"   // the gateway refused a message; the connection stays open
+	TypePong    = "pong"
+)
+
+// Error codes of TypeError messages.
+const (
+	ErrBadJSON     = "bad_json"
+	ErrUnknownType = "unknown_type"
+	ErrNotJoined   = "not_joined"
+	ErrBadField    = "bad_field"
+	ErrUnavailable = "unavailable"
+	ErrBinary      = "binary_not_supported"
+)
+
+// ValidationError says why a client message was refused.
+type ValidationError struct {
+	Code, Msg string
+}
+
+func (e *ValidationError) Error() string { return e.Code + ": " + e.Msg }
+
+// Decode parses and validates one client message.
+func Decode(b []byte) (ClientMessage, error) {
+	var m ClientMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, &ValidationError{ErrBadJSON, fmt.Sprintf("not a JSON message object: %v", err)}
+	}
+	switch m.Type {
+	case TypePing:
+		return m, nil
+	case TypeJoin:
+		if !ValidID(m.Hunt) {
+			return m, &ValidationError{ErrBadField, "join needs a hunt id of 1-64 characters [A-Za-z0-9_-]"}
+		}
+	case TypeMove:
+		if math.IsNaN(m.Lat) || m.Lat < -90 || m.Lat > 90 {
+			return m, &ValidationError{ErrBadField, fmt.Sprintf("lat %v out of range [-90,90]", m.Lat)}
+		}
+		if math.IsNaN(m.Lon) || m.Lon < -180 || m.Lon > 180 {
+			return m, &ValidationError{ErrBadField, fmt.Sprintf("lon %v out of range [-180,180]", m.Lon)}
+		}
+		if m.At < 0 {
+			return m, &ValidationError{ErrBadField, "at must be unix milliseconds"}
+		}
+	case TypeLeave:
+	case "":
+		return m, &ValidationError{ErrUnknownType, "message has no type"}
+	default:
+		return m, &ValidationError{ErrUnknownType, fmt.Sprintf("unknown message type %q (want join, move, leave or ping)", m.Type)}
+	}
+	if m.Seq == 0 {
+		return m, &ValidationError{ErrBadField, "seq must be a positive integer"}
+	}
+	return m, nil
+}
+
+// ValidID reports whether s is a usable hunt or player id.
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// IsValidation reports whether err is a *ValidationError.
+func IsValidation(err error) bool {
+	var v *ValidationError
+	return errors.As(err, &v)
+}

@@ -1,0 +1,325 @@
+// Package runner is the engine tier's loop: it consumes actions from Kafka,
+// steps the core state machine, and carries out each Ready in the order
+// engine/core documents (audit, one session batch with the consumed offsets
+// and the event outbox, produce, advance).
+package runner
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/veltrix/veltrix/engine/core"
+	"github.com/veltrix/veltrix/engine/kafka"
+	"github.com/veltrix/veltrix/engine/store"
+)
+
+// Config configures a Runner.
+type Config struct {
+	Seeds    []string
+	ClientID string
+	Group    string
+	Actions  string // topic
+	Events   string // topic
+	Catalog  core.Catalog
+	Sessions *store.Sessions
+	Audit    *store.Audit
+	// SessionTTL: see core.Config. Default 30m.
+	SessionTTL time.Duration
+	Version    func(game string) string
+	Log        *slog.Logger
+	// MaxPoll bounds the records handled in one Ready. Default 1000.
+	MaxPoll int
+}
+
+// Runner owns the engine loop. Run it once.
+type Runner struct {
+	cfg    Config
+	cl     *kgo.Client
+	core   *core.Core
+	log    *slog.Logger
+	outbox uint64 // next outbox key
+
+	applied atomic.Int64 // actions stepped, for tests and metrics
+	failed  atomic.Int64 // rule errors
+}
+
+// New connects the runner's Kafka client (no IO happens until Run).
+func New(cfg Config) (*Runner, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.MaxPoll <= 0 {
+		cfg.MaxPoll = 1000
+	}
+	r := &Runner{cfg: cfg, log: cfg.Log, outbox: uint64(time.Now().UnixNano())}
+	r.core = core.New(core.Config{
+		Catalog: cfg.Catalog, State: cfg.Sessions, SessionTTL: cfg.SessionTTL, Version: cfg.Version,
+	})
+	opts := append(kafka.ClientOpts(cfg.Seeds, cfg.ClientID, cfg.Log),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Actions),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.AutoCommitMarks(),
+		// Resume from the offset stored with the state, never the group's:
+		// the group's commit may be ahead of what this store holds.
+		kgo.AdjustFetchOffsetsFn(r.adjustOffsets),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			r.log.Info("engine: partitions assigned", "partitions", m[cfg.Actions])
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			// BlockRebalanceOnPoll means no Ready is in flight here.
+			r.log.Info("engine: partitions revoked", "partitions", m[cfg.Actions])
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			r.log.Warn("engine: partitions lost", "partitions", m[cfg.Actions])
+		}),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("runner: kafka client: %w", err)
+	}
+	r.cl = cl
+	return r, nil
+}
+
+// Applied reports how many actions have been stepped.
+func (r *Runner) Applied() int64 { return r.applied.Load() }
+
+// offsetKey is where a partition's next offset is stored, in the same batch
+// as the state it produced.
+func (r *Runner) offsetKey(p int32) []byte {
+	k := []byte("o/" + r.cfg.Actions + "/")
+	return binary.BigEndian.AppendUint32(k, uint32(p))
+}
+
+func (r *Runner) adjustOffsets(_ context.Context, in map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	for topic, parts := range in {
+		if topic != r.cfg.Actions {
+			continue
+		}
+		for p := range parts {
+			v, ok, err := r.cfg.Sessions.Get(r.offsetKey(p))
+			if err != nil {
+				return nil, fmt.Errorf("runner: read offset of partition %d: %w", p, err)
+			}
+			if ok && len(v) == 8 {
+				parts[p] = kgo.NewOffset().At(int64(binary.BigEndian.Uint64(v))).WithEpoch(-1)
+			} else {
+				// Nothing stored: this store has no state for the partition,
+				// so rebuild it from the start of the log.
+				parts[p] = kgo.NewOffset().AtStart()
+			}
+		}
+	}
+	return in, nil
+}
+
+// Run consumes until ctx is done or a store fails. On return the client has
+// left the group; what was applied is durable.
+func (r *Runner) Run(ctx context.Context) error {
+	defer r.cl.Close()
+	if err := r.flushOutbox(ctx); err != nil {
+		return err
+	}
+	for {
+		fetches := r.cl.PollRecords(ctx, r.cfg.MaxPoll)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			r.cl.AllowRebalance()
+			return nil
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				r.log.Warn("engine: fetch error", "topic", t, "partition", p, "err", err)
+			}
+		})
+		var stepErr error
+		var recs []*kgo.Record
+		fetches.EachRecord(func(rec *kgo.Record) {
+			if stepErr != nil {
+				return
+			}
+			src := core.Source{Partition: rec.Partition, Offset: rec.Offset}
+			var a core.Action
+			if err := json.Unmarshal(rec.Value, &a); err != nil {
+				r.log.Warn("engine: undecodable action skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+				r.core.Skip(src)
+			} else if err := r.core.Step(src, a); err != nil {
+				if errors.Is(err, core.ErrBadAction) {
+					r.log.Warn("engine: action skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+				} else {
+					stepErr = err
+					return
+				}
+			}
+			recs = append(recs, rec)
+		})
+		if stepErr != nil {
+			r.cl.AllowRebalance()
+			return fmt.Errorf("runner: %w", stepErr)
+		}
+		rd := r.core.Ready()
+		if !rd.Empty() {
+			if err := r.handle(ctx, rd); err != nil {
+				r.cl.AllowRebalance()
+				return err
+			}
+			r.applied.Add(int64(len(recs)))
+		}
+		r.core.Advance()
+		r.cl.MarkCommitRecords(recs...)
+		r.cl.AllowRebalance()
+	}
+}
+
+// handle carries out one Ready in the order engine/core documents.
+func (r *Runner) handle(ctx context.Context, rd core.Ready) error {
+	for _, err := range rd.Failures {
+		r.failed.Add(1)
+		r.log.Warn("engine: rules error", "err", err)
+	}
+	if len(rd.Audit) > 0 {
+		rows := make([]store.Row, len(rd.Audit))
+		for i, a := range rd.Audit {
+			rows[i] = store.Row{Hunt: a.Hunt, Player: a.Player, TS: a.TS, Partition: a.Partition,
+				Offset: a.Offset, Index: a.Index, Kind: a.Kind, Data: a.Data}
+		}
+		if err := r.cfg.Audit.Append(rows); err != nil {
+			return fmt.Errorf("runner: audit: %w", err)
+		}
+	}
+	ws := make([]store.Write, 0, len(rd.Writes)+len(rd.Offsets)+len(rd.Events))
+	for _, w := range rd.Writes {
+		ws = append(ws, store.Write{Key: w.Key, Value: w.Value, ExpiresAt: w.ExpiresAt, Delete: w.Delete})
+	}
+	for p, off := range rd.Offsets {
+		ws = append(ws, store.Write{Key: r.offsetKey(p), Value: binary.BigEndian.AppendUint64(nil, uint64(off))})
+	}
+	outKeys := make([][]byte, len(rd.Events))
+	for i, e := range rd.Events {
+		outKeys[i] = binary.BigEndian.AppendUint64([]byte("x/"), r.outbox)
+		r.outbox++
+		ws = append(ws, store.Write{Key: outKeys[i], Value: encodeOutbox(e)})
+	}
+	if err := r.cfg.Sessions.Commit(ws); err != nil {
+		return fmt.Errorf("runner: commit: %w", err)
+	}
+	if len(rd.Events) == 0 {
+		return nil
+	}
+	if err := r.produce(ctx, rd.Events); err != nil {
+		// The events stay in the outbox and go out at the next start.
+		return err
+	}
+	del := make([]store.Write, len(outKeys))
+	for i, k := range outKeys {
+		del[i] = store.Write{Key: k, Delete: true}
+	}
+	if err := r.cfg.Sessions.Commit(del); err != nil {
+		return fmt.Errorf("runner: clear outbox: %w", err)
+	}
+	return nil
+}
+
+// produce publishes events and waits for the broker, retrying what failed
+// until ctx ends: results must not be dropped because the broker blinked.
+func (r *Runner) produce(ctx context.Context, events []core.Event) error {
+	recs := make([]*kgo.Record, len(events))
+	for i, e := range events {
+		recs[i] = eventRecord(r.cfg.Events, e)
+	}
+	for attempt := 0; ; attempt++ {
+		var failed []*kgo.Record
+		var last error
+		for _, res := range r.cl.ProduceSync(ctx, recs...) {
+			if res.Err != nil {
+				failed = append(failed, res.Record)
+				last = res.Err
+			}
+		}
+		if len(failed) == 0 {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("runner: produce events: %w (%d kept in the outbox for the next start)", last, len(failed))
+		}
+		r.log.Warn("engine: produce events failed, retrying", "n", len(failed), "err", last, "attempt", attempt)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff(attempt)):
+		}
+		recs = failed
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	d := 100 * time.Millisecond << min(attempt, 5)
+	return d
+}
+
+// flushOutbox publishes events a previous run committed but may not have
+// produced (it stopped between commit and produce).
+func (r *Runner) flushOutbox(ctx context.Context) error {
+	var keys [][]byte
+	var events []core.Event
+	err := r.cfg.Sessions.Scan([]byte("x/"), func(k, v []byte, _ int64) bool {
+		e, err := decodeOutbox(v)
+		if err != nil {
+			r.log.Warn("engine: undecodable outbox row dropped", "key", k, "err", err)
+		} else {
+			events = append(events, e)
+		}
+		keys = append(keys, append([]byte(nil), k...))
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("runner: read outbox: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	r.log.Info("engine: publishing events left in the outbox", "n", len(events))
+	if err := r.produce(ctx, events); err != nil {
+		return err
+	}
+	del := make([]store.Write, len(keys))
+	for i, k := range keys {
+		del[i] = store.Write{Key: k, Delete: true}
+	}
+	return r.cfg.Sessions.Commit(del)
+}
+
+func eventRecord(topic string, e core.Event) *kgo.Record {
+	rec := &kgo.Record{Topic: topic, Key: []byte(e.Hunt), Value: e.Payload}
+	if e.To != "" {
+		rec.Headers = []kgo.RecordHeader{{Key: kafka.HeaderTo, Value: []byte(e.To)}}
+	}
+	return rec
+}
+
+type outboxRow struct {
+	Hunt    string          `json:"hunt"`
+	To      string          `json:"to,omitempty"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+func encodeOutbox(e core.Event) []byte {
+	b, _ := json.Marshal(outboxRow{Hunt: e.Hunt, To: e.To, Payload: e.Payload})
+	return b
+}
+
+func decodeOutbox(b []byte) (core.Event, error) {
+	var o outboxRow
+	if err := json.Unmarshal(b, &o); err != nil {
+		return core.Event{}, err
+	}
+	return core.Event{Hunt: o.Hunt, To: o.To, Payload: o.Payload}, nil
+}
