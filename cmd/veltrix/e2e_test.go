@@ -23,7 +23,7 @@ import (
 	"github.com/veltrix/veltrix/games/treasurehunt/gpx"
 	"github.com/veltrix/veltrix/games/treasurehunt/huntdef"
 	"github.com/veltrix/veltrix/games/treasurehunt/replay"
-	"github.com/veltrix/veltrix/internal/testdata"
+	"github.com/veltrix/veltrix/internal/shareddata"
 )
 
 // server is an all-in-one Veltrix on free ports, in a temporary data dir.
@@ -117,7 +117,7 @@ func expectedFinds(h *huntdef.Hunt, pts []gpx.Point) []huntdef.Beacon {
 func points(b huntdef.Beacon) int { return int(math.Floor(10*b.Difficulty + 5*b.Terrain + 0.5)) }
 
 func TestEndToEndVisnjanWalk(t *testing.T) {
-	shared := testdata.SharedDir(t)
+	shared := shareddata.SharedDir(t)
 	walk := filepath.Join(shared, "walk_visnjan_with_waypoints.gpx")
 	dir, hunt := importHunt(t, walk, "visnjan")
 	f, err := gpx.ParseFile(walk)
@@ -218,7 +218,7 @@ func sum(m map[string]int) int {
 }
 
 func TestImportGeocachePocketQuery(t *testing.T) {
-	shared := testdata.SharedDir(t)
+	shared := shareddata.SharedDir(t)
 	_, h := importHunt(t, filepath.Join(shared, "geocaches_pocket_query.gpx"), "pq")
 	if len(h.Beacons) != 25 {
 		t.Fatalf("%d beacons, want 25", len(h.Beacons))

@@ -1,0 +1,217 @@
+package core_test
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/veltrix/veltrix/engine/core"
+)
+
+// memState is a StateReader over a map, standing in for the session store.
+type memState map[string][]byte
+
+func (m memState) Get(k []byte) ([]byte, bool, error) { v, ok := m[string(k)]; return v, ok, nil }
+
+func (m memState) apply(rd core.Ready) {
+	for _, w := range rd.Writes {
+		if w.Delete {
+			delete(m, string(w.Key))
+		} else {
+			m[string(w.Key)] = w.Value
+		}
+	}
+}
+
+// countRules counts moves in the session and hunt state; "boom" fails.
+type countRules struct{ calls []string }
+
+func (r *countRules) Call(c *core.Call) (*core.Result, error) {
+	r.calls = append(r.calls, c.Handler)
+	if c.Action.Type == "move" && c.Action.Lat == 666 {
+		return nil, errors.New("main.lua:3: boom")
+	}
+	var sess, hunt map[string]int
+	_ = json.Unmarshal(c.Session, &sess)
+	_ = json.Unmarshal(c.HuntState, &hunt)
+	if sess == nil {
+		sess = map[string]int{}
+	}
+	if hunt == nil {
+		hunt = map[string]int{}
+	}
+	sess["moves"]++
+	hunt["moves"]++
+	res := &core.Result{}
+	res.Session, _ = json.Marshal(sess)
+	res.HuntState, _ = json.Marshal(hunt)
+	res.Events = []core.Emit{{Type: "count", Data: json.RawMessage(`{"n":1}`)}}
+	if c.Action.Lat == 1 {
+		res.Reject = "too_fast"
+	}
+	return res, nil
+}
+
+type catalog struct{ rules core.Rules }
+
+func (c catalog) Hunt(id string) (*core.Hunt, bool) {
+	switch id {
+	case "h1":
+		return &core.Hunt{ID: "h1", Game: "g"}, true
+	case "over":
+		return &core.Hunt{ID: "over", Game: "g", EndsAt: 1000}, true
+	}
+	return nil, false
+}
+func (c catalog) Rules(string) (core.Rules, bool) { return c.rules, true }
+
+func newCore(st memState) (*core.Core, *countRules) {
+	r := &countRules{}
+	return core.New(core.Config{Catalog: catalog{r}, State: st}), r
+}
+
+func results(t *testing.T, rd core.Ready) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, e := range rd.Events {
+		var m map[string]any
+		if err := json.Unmarshal(e.Payload, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["type"] == "result" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestStepAppliesOnceAndAnswersResends(t *testing.T) {
+	st := memState{}
+	c, rules := newCore(st)
+	join := core.Action{Hunt: "h1", Player: "p", Seq: 1, Type: "join", TS: 10}
+	move := core.Action{Hunt: "h1", Player: "p", Seq: 2, Type: "move", TS: 20}
+	for i, a := range []core.Action{join, move, move} { // the move is resent
+		if err := c.Step(core.Source{Partition: 0, Offset: int64(i)}, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rd := c.Ready()
+	if got := rd.Offsets[0]; got != 3 {
+		t.Fatalf("next offset %d, want 3", got)
+	}
+	if len(rules.calls) != 2 {
+		t.Fatalf("rules called %v, want join and one move", rules.calls)
+	}
+	rs := results(t, rd)
+	if len(rs) != 3 || rs[2]["duplicate"] != true || rs[2]["ok"] != true {
+		t.Fatalf("results %v: want the resent move answered again as a duplicate", rs)
+	}
+	st.apply(rd)
+	c.Advance()
+	var sess struct {
+		Seq   uint64
+		State map[string]int
+	}
+	_ = json.Unmarshal(st[string(core.SessionKey("h1", "p"))], &sess)
+	if sess.Seq != 2 || sess.State["moves"] != 2 {
+		t.Fatalf("session %+v: want seq 2 and 2 calls applied", sess)
+	}
+	// After Advance, a resend is still recognised from the store.
+	if err := c.Step(core.Source{Offset: 3}, move); err != nil {
+		t.Fatal(err)
+	}
+	if len(rules.calls) != 2 {
+		t.Fatal("a resend after Advance was applied again")
+	}
+}
+
+func TestStepRejections(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		a      core.Action
+		reason string
+		rules  int
+	}{
+		{"unknown hunt", core.Action{Hunt: "nope", Player: "p", Seq: 1, Type: "join"}, "unknown_hunt", 0},
+		{"unknown action", core.Action{Hunt: "h1", Player: "p", Seq: 1, Type: "fly"}, "unknown_action", 0},
+		{"rules reject", core.Action{Hunt: "h1", Player: "p", Seq: 1, Type: "move", Lat: 1}, "too_fast", 1},
+		{"rules error", core.Action{Hunt: "h1", Player: "p", Seq: 1, Type: "move", Lat: 666}, "rules_error", 1},
+		{"hunt over", core.Action{Hunt: "over", Player: "p", Seq: 1, Type: "move", TS: 2000}, "hunt_over", 1}, // on_end
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, rules := newCore(memState{})
+			if err := c.Step(core.Source{}, tc.a); err != nil {
+				t.Fatal(err)
+			}
+			rd := c.Ready()
+			rs := results(t, rd)
+			if len(rs) != 1 || rs[0]["ok"] != false || rs[0]["reason"] != tc.reason {
+				t.Fatalf("results %v, want one rejection %s", rs, tc.reason)
+			}
+			if len(rules.calls) != tc.rules {
+				t.Fatalf("rules calls %v, want %d", rules.calls, tc.rules)
+			}
+			if len(rd.Audit) == 0 {
+				t.Fatal("no audit row for a rejected action")
+			}
+			if tc.reason == "rules_error" {
+				if len(rd.Failures) != 1 || !strings.Contains(rd.Failures[0].Error(), "main.lua:3") {
+					t.Fatalf("failures %v: want the script error", rd.Failures)
+				}
+				for _, w := range rd.Writes {
+					if strings.HasPrefix(string(w.Key), "s/") {
+						t.Fatal("a failed rules call wrote the session")
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestHuntEndsOnce(t *testing.T) {
+	st := memState{}
+	c, rules := newCore(st)
+	for i := 0; i < 3; i++ {
+		a := core.Action{Hunt: "over", Player: "p", Seq: uint64(i + 1), Type: "move", TS: 5000}
+		if err := c.Step(core.Source{Offset: int64(i)}, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(rules.calls, []string{"on_end"}) {
+		t.Fatalf("rules calls %v, want on_end once", rules.calls)
+	}
+}
+
+// Replaying the same log over the same state gives byte-identical effects.
+func TestDeterministicReplay(t *testing.T) {
+	log := []core.Action{
+		{Hunt: "h1", Player: "a", Seq: 1, Type: "join", TS: 1},
+		{Hunt: "h1", Player: "b", Seq: 1, Type: "join", TS: 2},
+		{Hunt: "h1", Player: "a", Seq: 2, Type: "move", TS: 3},
+		{Hunt: "h1", Player: "b", Seq: 2, Type: "move", Lat: 1, TS: 4},
+	}
+	run := func() core.Ready {
+		c, _ := newCore(memState{})
+		for i, a := range log {
+			if err := c.Step(core.Source{Partition: 2, Offset: int64(100 + i)}, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return c.Ready()
+	}
+	if a, b := run(), run(); !reflect.DeepEqual(a, b) {
+		t.Fatal("two runs of the same log differ")
+	}
+}
+
+func TestBadActionIsSkippedButConsumed(t *testing.T) {
+	c, _ := newCore(memState{})
+	if err := c.Step(core.Source{Offset: 7}, core.Action{Type: "move"}); !errors.Is(err, core.ErrBadAction) {
+		t.Fatalf("err %v, want ErrBadAction", err)
+	}
+	if c.Ready().Offsets[0] != 8 {
+		t.Fatal("offset did not move past the bad action")
+	}
+}
