@@ -158,6 +158,7 @@ func TestEndToEndVisnjanWalk(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(wantIDs, ",") {
 		t.Fatalf("discovered %v, want %v (within %.0f m of the track)", got, wantIDs, hunt.RadiusM)
 	}
+	t.Logf("replayed %d moves in %s: discovered %v, score %d", rep.Moves, rep.Duration, got, rep.Score)
 	if rep.Score != wantScore {
 		t.Fatalf("score %d, want %d", rep.Score, wantScore)
 	}

@@ -64,18 +64,17 @@ type App struct {
 }
 
 // Start starts the roles' parts. On error everything started is stopped.
-func Start(ctx context.Context, cfg *config.Config, roles Roles, log *slog.Logger) (a *App, err error) {
+func Start(ctx context.Context, cfg *config.Config, roles Roles, log *slog.Logger) (_ *App, err error) {
 	if !roles.Gateway && !roles.Engine {
 		return nil, errors.New("app: no role to run")
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	a = &App{cfg: cfg, log: log, errc: make(chan error, 2)}
+	a := &App{cfg: cfg, log: log, errc: make(chan error, 2)}
 	defer func() {
 		if err != nil {
 			_ = a.Close(context.Background())
-			a = nil
 		}
 	}()
 	base, _ := os.Getwd()

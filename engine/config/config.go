@@ -256,6 +256,13 @@ func envKey(k, v string) (string, any) {
 // keeping the decode hooks that parse "5s" durations and "64" numbers from
 // environment strings. Modules use it for their own sections.
 func Strict(raw map[string]any, out any) error {
+	if err := strict(raw, out); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+func strict(raw map[string]any, out any) error {
 	var md mapstructure.Metadata
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
@@ -270,10 +277,10 @@ func Strict(raw map[string]any, out any) error {
 		Result:           out,
 	})
 	if err != nil {
-		return fmt.Errorf("config: %w", err)
+		return err
 	}
 	if err := dec.Decode(raw); err != nil {
-		return fmt.Errorf("config: %w", cleanDecodeError(err))
+		return cleanDecodeError(err)
 	}
 	return nil
 }
@@ -297,6 +304,6 @@ func Decoder(raw map[string]any) func(into any) error {
 		if reflect.TypeOf(into).Kind() != reflect.Pointer {
 			return fmt.Errorf("config: module is not a pointer")
 		}
-		return Strict(raw, into)
+		return strict(raw, into)
 	}
 }

@@ -24,9 +24,9 @@ func init() {
 // Game is the treasure hunt's game module.
 type Game struct {
 	// Scripts is the folder of the Lua rules. Default scripts/treasurehunt.
-	Scripts string `koanf:"scripts"`
+	ScriptsDir string `koanf:"scripts"`
 	// Hunts is a folder of hunt definitions (*.yaml). Default configs/hunts.
-	Hunts string `koanf:"hunts"`
+	HuntsDir string `koanf:"hunts"`
 	// Budget bounds one rules handler call. Default 100ms.
 	Budget time.Duration `koanf:"budget"`
 
@@ -36,11 +36,11 @@ type Game struct {
 
 // Provision compiles the rules and loads the hunts.
 func (g *Game) Provision(ctx plugin.Context) error {
-	if g.Scripts == "" {
-		g.Scripts = "scripts/treasurehunt"
+	if g.ScriptsDir == "" {
+		g.ScriptsDir = "scripts/treasurehunt"
 	}
-	if g.Hunts == "" {
-		g.Hunts = "configs/hunts"
+	if g.HuntsDir == "" {
+		g.HuntsDir = "configs/hunts"
 	}
 	if g.Budget == 0 {
 		g.Budget = 100 * time.Millisecond
@@ -52,10 +52,10 @@ func (g *Game) Provision(ctx plugin.Context) error {
 		return filepath.Join(ctx.BaseDir, p)
 	}
 	var err error
-	if g.prog, err = lua.Load(lua.Options{Dir: abs(g.Scripts), Budget: g.Budget}); err != nil {
+	if g.prog, err = lua.Load(lua.Options{Dir: abs(g.ScriptsDir), Budget: g.Budget}); err != nil {
 		return fmt.Errorf("scripts: %w", err)
 	}
-	defs, err := huntdef.LoadDir(abs(g.Hunts))
+	defs, err := huntdef.LoadDir(abs(g.HuntsDir))
 	if err != nil {
 		return fmt.Errorf("hunts: %w", err)
 	}
@@ -84,7 +84,7 @@ func (g *Game) Validate() error {
 		return errors.New("budget: must not be negative")
 	}
 	if len(g.hunts) == 0 {
-		return fmt.Errorf("hunts: no hunt definition in %s", g.Hunts)
+		return fmt.Errorf("hunts: no hunt definition in %s", g.HuntsDir)
 	}
 	return nil
 }
