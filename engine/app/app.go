@@ -143,6 +143,16 @@ func (a *App) startEngine(pctx plugin.Context) error {
 		return fmt.Errorf("engine: audit store: %w", err)
 	}
 	a.cleanups = append(a.cleanups, a.audit.Close)
+	// Idle stores never compact on their own (RocksDB 7.8 defaults periodic
+	// compaction to 30 days with a filter set): trigger it so expired rows go.
+	cctx, stopCompactors := context.WithCancel(context.Background())
+	a.cleanups = append(a.cleanups, func() error { stopCompactors(); return nil })
+	if err := a.sessions.StartCompactor(cctx, cfg.Engine.Sessions.CompactEvery); err != nil {
+		return fmt.Errorf("engine: sessions compactor: %w", err)
+	}
+	if err := a.audit.StartCompactor(cctx, cfg.Engine.Audit.CompactEvery); err != nil {
+		return fmt.Errorf("engine: audit compactor: %w", err)
+	}
 
 	cat := &catalog{hunts: map[string]*core.Hunt{}, rules: map[string]core.Rules{}, versions: map[string]string{}}
 	names := make([]string, 0, len(cfg.Games))

@@ -1,0 +1,428 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/linxGnu/grocksdb"
+)
+
+var (
+	// ErrClosed is returned by every method of a closed store.
+	ErrClosed = errors.New("store is closed")
+	// ErrLocked is matched (errors.Is) by the error of opening a store whose
+	// directory another open store holds, in this process or another.
+	ErrLocked = errors.New("store is locked")
+	// ErrCorrupt is matched by the error of opening a store whose files
+	// RocksDB cannot read.
+	ErrCorrupt = errors.New("store data is corrupt or unreadable")
+)
+
+// lockedError keeps RocksDB's message as the cause but says what to check.
+type lockedError struct {
+	path  string
+	cause error
+}
+
+func (e *lockedError) Error() string {
+	return fmt.Sprintf("store %s is locked by another process (is another engine running on this data dir?)", e.path)
+}
+
+func (e *lockedError) Unwrap() []error { return []error{ErrLocked, e.cause} }
+
+// Stats describes one store.
+type Stats struct {
+	EstimatedKeys  uint64 // RocksDB's estimate of live keys (an Audit row with a player is two keys)
+	SSTBytes       uint64 // total size of the SST files
+	MemtableBytes  uint64 // size of the memtables not flushed yet
+	ExpiredDropped uint64 // rows the TTL filter dropped since the store was opened
+	// CompactionsTriggered counts full compactions run by CompactExpired,
+	// called directly or by the compactor.
+	CompactionsTriggered uint64
+}
+
+// kvConfig configures openKV.
+type kvConfig struct {
+	name  string // "sessions" or "audit", for messages
+	path  string
+	clock Clock
+	sync  bool
+	// periodic is RocksDB's periodic_compaction_seconds: a file older than
+	// this goes through the filter at the next compaction pick. Picks happen
+	// only after flushes and compactions, so an idle store also needs the
+	// compactor.
+	periodic time.Duration
+	// minGap is the least store-clock time the compactor leaves between two
+	// full compactions it runs, to bound the rewrite cost of a big store.
+	minGap time.Duration
+}
+
+// kv is the part both stores share: a RocksDB handle with the TTL filter, a
+// guard that turns use after Close into ErrClosed, full compactions and the
+// background compactor.
+type kv struct {
+	name   string
+	path   string
+	clock  Clock
+	minGap time.Duration
+
+	db *grocksdb.DB
+	// opts owns the C side of filter, which RocksDB's background threads use:
+	// both are kept until db is closed.
+	opts   *grocksdb.Options
+	filter *ttlFilter
+	ro     *grocksdb.ReadOptions
+	wo     *grocksdb.WriteOptions
+
+	mu        sync.Mutex
+	idle      sync.Cond // broadcast when active reaches 0 after closing
+	closing   bool
+	active    int           // calls in flight
+	compactor bool          // a compactor goroutine runs
+	stop      chan struct{} // closed by Close: stops the compactor
+	closed    chan struct{} // closed when Close has freed everything
+	bg        sync.WaitGroup
+
+	// compactMu serialises full compactions: each one rebuilds the expiry
+	// tracking below from what the filter sees.
+	compactMu sync.Mutex
+
+	dueMu      sync.Mutex
+	dueKnown   bool  // nextDue is valid (false until the first full compaction)
+	nextDue    int64 // unix ms of the earliest expiry in the store; MaxInt64 = none
+	compacting bool  // a full compaction runs: writes also lower filter.minLive
+	lastFull   int64 // store-clock unix ms of the last full compaction, 0 = none
+
+	compactions atomic.Uint64
+}
+
+// openKV opens (creating if missing) the RocksDB store at c.path.
+func openKV(c kvConfig) (*kv, error) {
+	if c.path == "" {
+		return nil, fmt.Errorf("open %s store: empty path", c.name)
+	}
+	if c.clock == nil {
+		c.clock = SystemClock{}
+	}
+	if err := prepareDir(c.path); err != nil {
+		return nil, err
+	}
+
+	// grocksdb v1.7.15 has no setter for periodic_compaction_seconds; RocksDB
+	// parses it from an options string. Periodic compaction needs all files
+	// open, which is RocksDB's default; it is spelled out so nobody lowers it.
+	optStr := fmt.Sprintf("periodic_compaction_seconds=%d;max_open_files=-1", int64(c.periodic/time.Second))
+	opts, err := grocksdb.GetOptionsFromString(nil, optStr)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: options %q: %w", c.path, optStr, err)
+	}
+	opts.SetCreateIfMissing(true)
+	opts.SetKeepLogFileNum(4)
+	opts.SetMaxLogFileSize(16 << 20)
+	// The filter goes on the parsed Options: set on a base Options it would
+	// be shared with, and freed by, the base. grocksdb v1.7.15 also keeps
+	// every Go filter in a process-wide registry it never shrinks, so each
+	// open costs a few hundred bytes for the life of the process.
+	filter := newTTLFilter(c.clock)
+	opts.SetCompactionFilter(filter)
+
+	db, err := grocksdb.OpenDb(opts, c.path)
+	if err != nil {
+		opts.Destroy() // no DB uses the filter
+		return nil, openError(c.path, err)
+	}
+	wo := grocksdb.NewDefaultWriteOptions()
+	wo.SetSync(c.sync)
+	k := &kv{
+		name:    c.name,
+		path:    c.path,
+		clock:   c.clock,
+		minGap:  c.minGap,
+		db:      db,
+		opts:    opts,
+		filter:  filter,
+		ro:      grocksdb.NewDefaultReadOptions(),
+		wo:      wo,
+		stop:    make(chan struct{}),
+		closed:  make(chan struct{}),
+		nextDue: math.MaxInt64,
+	}
+	k.idle.L = &k.mu
+	return k, nil
+}
+
+// prepareDir makes sure path is a directory, creating it if missing, so
+// RocksDB's own errors for these cases (less clear) never show.
+func prepareDir(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.Mode().IsRegular():
+		return fmt.Errorf("store %s: path is a regular file, not a store directory", path)
+	case err == nil && !fi.IsDir():
+		return fmt.Errorf("store %s: path is a %s, not a store directory", path, fi.Mode().Type())
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(path, 0o750); err != nil {
+			return fmt.Errorf("store %s: create directory: %w", path, err)
+		}
+		return nil
+	default:
+		return fmt.Errorf("store %s: %w", path, err)
+	}
+}
+
+// openError turns RocksDB's open error into one that names the path and says
+// what went wrong. RocksDB 7.8 reports a lock held in this process as "lock
+// hold by current process" and one held by another as "While lock file".
+func openError(path string, err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "lock hold by current process"), strings.Contains(msg, "While lock file"):
+		return &lockedError{path: path, cause: err}
+	case strings.HasPrefix(msg, "Corruption"), strings.HasPrefix(msg, "IO error"),
+		strings.HasPrefix(msg, "Invalid argument"), strings.HasPrefix(msg, "Not implemented"):
+		return fmt.Errorf("store %s: %w: %w", path, ErrCorrupt, err)
+	default:
+		return fmt.Errorf("open store %s: %w", path, err)
+	}
+}
+
+// acquire registers a call in flight; every successful acquire must be
+// followed by release. It fails once Close has begun.
+func (k *kv) acquire() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closing {
+		return fmt.Errorf("%s store %s: %w", k.name, k.path, ErrClosed)
+	}
+	k.active++
+	return nil
+}
+
+func (k *kv) release() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.active--
+	if k.active == 0 && k.closing {
+		k.idle.Broadcast()
+	}
+}
+
+func (k *kv) isClosing() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.closing
+}
+
+// close stops the compactor, aborts a running full compaction, waits for the
+// calls in flight and frees every RocksDB object. Later calls wait for the
+// first to finish. It must not be called from a Scan or Query callback: it
+// would wait for itself.
+func (k *kv) close() error {
+	k.mu.Lock()
+	if k.closing {
+		k.mu.Unlock()
+		<-k.closed
+		return nil
+	}
+	k.closing = true
+	close(k.stop)
+	k.mu.Unlock()
+
+	// A full compaction of a big store can run for minutes; tell it to stop
+	// rather than wait for it.
+	k.db.DisableManualCompaction()
+
+	k.mu.Lock()
+	for k.active > 0 {
+		k.idle.Wait()
+	}
+	k.mu.Unlock()
+	k.bg.Wait()
+
+	// Closing waits for RocksDB's background jobs, the filter's last users;
+	// only then can the Options that own it go.
+	k.db.Close()
+	k.ro.Destroy()
+	k.wo.Destroy()
+	k.opts.Destroy()
+	close(k.closed)
+	return nil
+}
+
+// write applies wb atomically and records minExp (the earliest non-zero
+// expiry in it, MaxInt64 for none) for the compactor.
+func (k *kv) write(wb *grocksdb.WriteBatch, minExp int64) error {
+	if err := k.db.Write(k.wo, wb); err != nil {
+		return fmt.Errorf("%s store %s: write batch: %w", k.name, k.path, err)
+	}
+	k.noteExpiry(minExp)
+	return nil
+}
+
+// noteExpiry records that a row expiring at exp was written.
+func (k *kv) noteExpiry(exp int64) {
+	if exp == math.MaxInt64 {
+		return
+	}
+	k.dueMu.Lock()
+	defer k.dueMu.Unlock()
+	k.nextDue = min(k.nextDue, exp)
+	if k.compacting {
+		// The running full compaction may not see this row; count it in
+		// what the compaction will publish as nextDue.
+		atomicMin(&k.filter.minLive, exp)
+	}
+}
+
+// scan calls fn for each row with start <= key < end (end nil: no bound), in
+// key order. key and val point into RocksDB's iterator buffers and are only
+// valid during fn.
+func (k *kv) scan(start, end []byte, fn func(key, val []byte) (more bool, err error)) error {
+	it := k.db.NewIterator(k.ro)
+	defer it.Close()
+	for it.Seek(start); it.Valid(); it.Next() {
+		key := it.Key().Data()
+		if end != nil && bytes.Compare(key, end) >= 0 {
+			break
+		}
+		more, err := fn(key, it.Value().Data())
+		if err != nil || !more {
+			return err
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("%s store %s: iterate: %w", k.name, k.path, err)
+	}
+	return nil
+}
+
+// compactExpired runs a full-range compaction, so the filter drops every
+// expired row now, and learns from it when the next row falls due.
+func (k *kv) compactExpired() error {
+	if err := k.acquire(); err != nil {
+		return err
+	}
+	defer k.release()
+	k.compactMu.Lock()
+	defer k.compactMu.Unlock()
+
+	k.dueMu.Lock()
+	k.compacting = true
+	k.filter.minLive.Store(math.MaxInt64)
+	k.dueMu.Unlock()
+
+	// With a filter set, RocksDB flushes the memtable and rewrites every
+	// level down to and including the bottommost, so every row meets the
+	// filter. The C API reports no error.
+	k.db.CompactRange(grocksdb.Range{})
+	aborted := k.isClosing()
+
+	k.dueMu.Lock()
+	defer k.dueMu.Unlock()
+	k.compacting = false
+	if aborted {
+		// Close aborted it: what the filter saw is partial.
+		return fmt.Errorf("%s store %s: compaction aborted: %w", k.name, k.path, ErrClosed)
+	}
+	k.nextDue = k.filter.minLive.Load()
+	k.dueKnown = true
+	k.lastFull = k.clock.Now().UnixMilli()
+	k.compactions.Add(1)
+	return nil
+}
+
+// compactionDue reports whether the compactor should run a full compaction
+// at nowMs: a row may have expired since the last one, and minGap has passed.
+func (k *kv) compactionDue(nowMs int64) bool {
+	k.dueMu.Lock()
+	defer k.dueMu.Unlock()
+	if k.dueKnown && nowMs < k.nextDue {
+		return false
+	}
+	return k.lastFull == 0 || nowMs-k.lastFull >= k.minGap.Milliseconds()
+}
+
+// startCompactor starts the goroutine behind StartCompactor.
+func (k *kv) startCompactor(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		return fmt.Errorf("%s store %s: compactor interval %v must be positive", k.name, k.path, interval)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closing {
+		return fmt.Errorf("%s store %s: %w", k.name, k.path, ErrClosed)
+	}
+	if k.compactor {
+		return fmt.Errorf("%s store %s: compactor already running", k.name, k.path)
+	}
+	k.compactor = true
+	k.bg.Add(1)
+	go k.runCompactor(ctx, interval)
+	return nil
+}
+
+func (k *kv) runCompactor(ctx context.Context, interval time.Duration) {
+	defer k.bg.Done()
+	defer func() {
+		k.mu.Lock()
+		k.compactor = false
+		k.mu.Unlock()
+	}()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-k.stop:
+			return
+		case <-t.C:
+		}
+		if !k.compactionDue(k.clock.Now().UnixMilli()) {
+			continue
+		}
+		// compactExpired fails only once the store is closing.
+		if err := k.compactExpired(); err != nil {
+			return
+		}
+	}
+}
+
+// stats reads Stats.
+func (k *kv) stats() (Stats, error) {
+	if err := k.acquire(); err != nil {
+		return Stats{}, err
+	}
+	defer k.release()
+	st := Stats{
+		ExpiredDropped:       k.filter.dropped.Load(),
+		CompactionsTriggered: k.compactions.Load(),
+	}
+	for _, p := range []struct {
+		name string
+		dst  *uint64
+	}{
+		{"rocksdb.estimate-num-keys", &st.EstimatedKeys},
+		{"rocksdb.total-sst-files-size", &st.SSTBytes},
+		{"rocksdb.cur-size-all-mem-tables", &st.MemtableBytes},
+	} {
+		v, err := strconv.ParseUint(k.db.GetProperty(p.name), 10, 64)
+		if err != nil {
+			return Stats{}, fmt.Errorf("%s store %s: property %s: %w", k.name, k.path, p.name, err)
+		}
+		*p.dst = v
+	}
+	return st, nil
+}

@@ -1,0 +1,173 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/linxGnu/grocksdb"
+)
+
+// Sessions tuning; see kvConfig. Sessions is small and its rows live for
+// minutes, so expired ones may be rewritten away often.
+const (
+	sessionsPeriodic = time.Hour
+	sessionsMinGap   = 0
+)
+
+// SessionsOptions configures OpenSessions.
+type SessionsOptions struct {
+	Path  string // directory of the store; created if missing
+	Clock Clock  // decides expiry; nil means SystemClock
+	Sync  bool   // fsync the WAL on each Commit
+}
+
+// Sessions holds live player sessions, hunt state and consumed offsets: rows
+// whose expiry the caller computes (30 minutes after last activity). It is
+// safe for concurrent use.
+type Sessions struct {
+	kv *kv
+}
+
+// Write is one change in a Commit. ExpiresAt is unix ms, 0 = never; Delete
+// removes Key and ignores Value and ExpiresAt.
+type Write struct {
+	Key, Value []byte
+	ExpiresAt  int64
+	Delete     bool
+}
+
+// OpenSessions opens (creating if missing) the sessions store at o.Path.
+func OpenSessions(o SessionsOptions) (*Sessions, error) {
+	k, err := openKV(kvConfig{
+		name:     "sessions",
+		path:     o.Path,
+		clock:    o.Clock,
+		sync:     o.Sync,
+		periodic: sessionsPeriodic,
+		minGap:   sessionsMinGap,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Sessions{kv: k}, nil
+}
+
+// Get returns a copy of key's payload. ok is false when key is missing or
+// expired on the store clock (an expired row stays on disk until compaction).
+func (s *Sessions) Get(key []byte) (val []byte, ok bool, err error) {
+	k := s.kv
+	if err := k.acquire(); err != nil {
+		return nil, false, err
+	}
+	defer k.release()
+	sl, err := k.db.Get(k.ro, key)
+	if err != nil {
+		return nil, false, fmt.Errorf("sessions store %s: get %q: %w", k.path, key, err)
+	}
+	defer sl.Free()
+	if !sl.Exists() {
+		return nil, false, nil
+	}
+	exp, payload, valid := splitValue(sl.Data())
+	if !valid {
+		return nil, false, fmt.Errorf("sessions store %s: get %q: %w", k.path, key, errMalformed)
+	}
+	if expired(exp, k.clock.Now().UnixMilli()) {
+		return nil, false, nil
+	}
+	// payload is C memory freed on return.
+	return append(make([]byte, 0, len(payload)), payload...), true, nil
+}
+
+// Commit applies ws as one atomic batch. The batch copies keys and values, so
+// the caller may reuse them once Commit returns.
+func (s *Sessions) Commit(ws []Write) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	k := s.kv
+	if err := k.acquire(); err != nil {
+		return err
+	}
+	defer k.release()
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	minExp := int64(math.MaxInt64)
+	var buf []byte
+	for i, w := range ws {
+		if w.Delete {
+			wb.Delete(w.Key)
+			continue
+		}
+		if w.ExpiresAt < 0 {
+			return fmt.Errorf("sessions commit: write %d (key %q): negative expiry %d", i, w.Key, w.ExpiresAt)
+		}
+		if w.ExpiresAt != 0 {
+			minExp = min(minExp, w.ExpiresAt)
+		}
+		buf = appendValue(buf[:0], w.ExpiresAt, w.Value)
+		wb.Put(w.Key, buf) // copies buf into the batch
+	}
+	return k.write(wb, minExp)
+}
+
+// Scan calls fn for every live (not expired) row whose key starts with
+// prefix, in key order, until fn returns false. key and val are fresh copies
+// that fn may keep; fn must not call Close.
+func (s *Sessions) Scan(prefix []byte, fn func(key, val []byte, expiresAt int64) bool) error {
+	k := s.kv
+	if err := k.acquire(); err != nil {
+		return err
+	}
+	defer k.release()
+	now := k.clock.Now().UnixMilli()
+	return k.scan(prefix, prefixEnd(prefix), func(key, v []byte) (bool, error) {
+		exp, payload, ok := splitValue(v)
+		if !ok {
+			return false, fmt.Errorf("sessions store %s: scan at %q: %w", k.path, key, errMalformed)
+		}
+		if expired(exp, now) {
+			return true, nil
+		}
+		// key and v are reused by the iterator: hand fn memory of its own,
+		// one allocation for both.
+		b := make([]byte, len(key)+len(payload))
+		n := copy(b, key)
+		copy(b[n:], payload)
+		return fn(b[:n:n], b[n:], exp), nil
+	})
+}
+
+// CompactExpired compacts the whole store now, so the filter physically
+// drops every expired row.
+func (s *Sessions) CompactExpired() error { return s.kv.compactExpired() }
+
+// StartCompactor runs CompactExpired every interval while a row may have
+// expired since the last full compaction, until ctx ends or the store is
+// closed. RocksDB compacts only after writes flush, so without this an idle
+// store keeps its expired rows on disk.
+func (s *Sessions) StartCompactor(ctx context.Context, interval time.Duration) error {
+	return s.kv.startCompactor(ctx, interval)
+}
+
+// Stats reports the store's size and filter activity.
+func (s *Sessions) Stats() (Stats, error) { return s.kv.stats() }
+
+// Close waits for calls in flight, stops the compactor and closes the store.
+// It is idempotent; every other method then returns ErrClosed.
+func (s *Sessions) Close() error { return s.kv.close() }
+
+// prefixEnd returns the smallest key greater than every key starting with
+// prefix, or nil when there is none (empty or all-0xff prefix).
+func prefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
