@@ -19,8 +19,16 @@ import (
 )
 
 func huntCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "validate":
+			return huntValidateCmd(args[1:], stdout, stderr)
+		case "simulate":
+			return huntSimulateCmd(args[1:], stdout, stderr)
+		}
+	}
 	if len(args) == 0 || args[0] != "import" {
-		return errors.New("hunt: usage: veltrix hunt import --gpx FILE [--out HUNT.yaml] [--id ID] [--name NAME] [--radius M]")
+		return errors.New("hunt: usage: veltrix hunt import|validate|simulate ... (veltrix hunt import --gpx FILE [--out HUNT.yaml] [--id ID] [--name NAME] [--radius M])")
 	}
 	fs := flag.NewFlagSet("veltrix hunt import", flag.ContinueOnError)
 	fs.SetOutput(stderr)

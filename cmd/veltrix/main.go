@@ -33,6 +33,11 @@ Usage:
   veltrix gateway  [--config FILE] [--set key=value]...  gateway tier only
   veltrix hunt import --gpx FILE [--out HUNT.yaml]      turn GPX waypoints into a hunt definition
   veltrix replay --gpx TRACK --url ws://HOST:PORT/ws    play one player along a GPX track
+  veltrix hunt validate DIR | hunt simulate ...          designer tools (see docs/lua-api.md)
+  veltrix audit --hunt H [--player P] [--since T] [--until T]   query the audit store (JSON lines)
+  veltrix stores stats                                   live keys, bytes, compactions of the stores
+  veltrix token issue --player ID                        issue a signed player token (token auth)
+  veltrix bench conns|players ...                        load tools
 
 Configuration: the YAML file, then VELTRIX_* environment variables
 (VELTRIX_GATEWAY__LISTEN=0.0.0.0:8080 sets gateway.listen), then --set flags.
@@ -59,6 +64,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = huntCmd(args[1:], stdout, stderr)
 	case "replay":
 		err = replayCmd(args[1:], stdout, stderr)
+	case "audit":
+		err = auditCmd(args[1:], stdout, stderr)
+	case "stores":
+		err = storesCmd(args[1:], stdout, stderr)
+	case "token":
+		err = tokenCmd(args[1:], stdout, stderr)
+	case "bench":
+		err = benchCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

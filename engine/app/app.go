@@ -18,6 +18,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/veltrix/veltrix/engine/admin"
 	"github.com/veltrix/veltrix/engine/config"
 	"github.com/veltrix/veltrix/engine/core"
 	"github.com/veltrix/veltrix/engine/gateway"
@@ -51,16 +52,18 @@ type App struct {
 
 	cleanups []func() error // in start order; run in reverse
 
-	broker   kafka.Broker
-	gw       *gateway.Gateway
-	gwAddr   string
-	sessions *store.Sessions
-	audit    *store.Audit
-	runner   *runner.Runner
-	cancel   context.CancelFunc
-	engineWG sync.WaitGroup
-	once     sync.Once
-	closeErr error
+	broker    kafka.Broker
+	admin     *admin.Server
+	adminAddr string
+	gw        *gateway.Gateway
+	gwAddr    string
+	sessions  *store.Sessions
+	audit     *store.Audit
+	runner    *runner.Runner
+	cancel    context.CancelFunc
+	engineWG  sync.WaitGroup
+	once      sync.Once
+	closeErr  error
 }
 
 // Start starts the roles' parts. On error everything started is stopped.
@@ -97,6 +100,20 @@ func Start(ctx context.Context, cfg *config.Config, roles Roles, log *slog.Logge
 		return nil, err
 	}
 
+	if cfg.Admin.Listen != "" {
+		a.admin = admin.New(log)
+		ln, err := net.Listen("tcp", cfg.Admin.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("admin: listen on %s (admin.listen): %w", cfg.Admin.Listen, err)
+		}
+		a.adminAddr = ln.Addr().String()
+		go func() {
+			if err := a.admin.Serve(ln); err != nil {
+				a.errc <- fmt.Errorf("admin: %w", err)
+			}
+		}()
+		a.cleanups = append(a.cleanups, func() error { return a.admin.Shutdown(context.Background()) })
+	}
 	if roles.Engine {
 		if err := a.startEngine(pctx); err != nil {
 			return nil, err
@@ -106,6 +123,9 @@ func Start(ctx context.Context, cfg *config.Config, roles Roles, log *slog.Logge
 		if err := a.startGateway(pctx); err != nil {
 			return nil, err
 		}
+	}
+	if a.admin != nil {
+		a.admin.SetReady(true)
 	}
 	return a, nil
 }
@@ -250,6 +270,12 @@ func (a *App) startGateway(pctx plugin.Context) error {
 // GatewayURL is where players connect, e.g. ws://127.0.0.1:8080/ws.
 func (a *App) GatewayURL() string { return "ws://" + a.gwAddr + "/ws" }
 
+// Admin returns the admin endpoint (nil when admin.listen is empty).
+func (a *App) Admin() *admin.Server { return a.admin }
+
+// AdminAddr is the admin endpoint's address (empty when disabled).
+func (a *App) AdminAddr() string { return a.adminAddr }
+
 // Sessions returns the engine's session store (nil without the engine role).
 func (a *App) Sessions() *store.Sessions { return a.sessions }
 
@@ -270,6 +296,9 @@ func (a *App) Err() <-chan error { return a.errc }
 // then the stores and the broker close.
 func (a *App) Close(ctx context.Context) error {
 	a.once.Do(func() {
+		if a.admin != nil {
+			a.admin.SetReady(false)
+		}
 		var errs []error
 		if a.gw != nil {
 			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -43,6 +43,7 @@ type Config struct {
 	Broker   Module  `koanf:"broker"`
 	Topics   Topics  `koanf:"topics"`
 	Gateway  Gateway `koanf:"gateway"`
+	Admin    Admin   `koanf:"admin"`
 	Engine   Engine  `koanf:"engine"`
 	// Games maps a registered game name to its own config section.
 	Games map[string]map[string]any `koanf:"games"`
@@ -91,8 +92,12 @@ type Engine struct {
 	ClientID string `koanf:"client_id"` // default veltrix-engine
 	Sessions Store  `koanf:"sessions"`
 	Audit    Store  `koanf:"audit"`
-	// Admin is the address of the admin HTTP endpoint; empty disables it.
-	Admin string `koanf:"admin"`
+}
+
+// Admin configures the operator's HTTP endpoint (metrics, health, audit).
+type Admin struct {
+	// Listen is its address; empty disables it. Keep it off the players' network.
+	Listen string `koanf:"listen"`
 }
 
 // Store configures one RocksDB store.
@@ -195,9 +200,9 @@ func (c *Config) Validate() error {
 	if c.Engine.Sessions.Path == c.Engine.Audit.Path {
 		bad("engine.audit.path", "must differ from engine.sessions.path (%q): the stores have different lifetimes", c.Engine.Audit.Path)
 	}
-	if c.Engine.Admin != "" {
-		if _, _, err := net.SplitHostPort(c.Engine.Admin); err != nil {
-			bad("engine.admin", "must be host:port, got %q", c.Engine.Admin)
+	if c.Admin.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+			bad("admin.listen", "must be host:port, got %q", c.Admin.Listen)
 		}
 	}
 	if len(c.Games) == 0 {

@@ -60,7 +60,7 @@ func TestEnvOverrideEveryKey(t *testing.T) {
 		{"GATEWAY__AUTH__PLUGIN", "token", func(c *Config) any { return c.Gateway.Auth.Plugin }, "token"},
 		{"ENGINE__GROUP", "g2", func(c *Config) any { return c.Engine.Group }, "g2"},
 		{"ENGINE__CLIENT_ID", "e2", func(c *Config) any { return c.Engine.ClientID }, "e2"},
-		{"ENGINE__ADMIN", "127.0.0.1:9100", func(c *Config) any { return c.Engine.Admin }, "127.0.0.1:9100"},
+		{"ADMIN__LISTEN", "127.0.0.1:9100", func(c *Config) any { return c.Admin.Listen }, "127.0.0.1:9100"},
 		{"ENGINE__SESSIONS__PATH", "/s", func(c *Config) any { return c.Engine.Sessions.Path }, "/s"},
 		{"ENGINE__SESSIONS__TTL", "45m", func(c *Config) any { return c.Engine.Sessions.TTL }, 45 * time.Minute},
 		{"ENGINE__SESSIONS__SYNC", "true", func(c *Config) any { return c.Engine.Sessions.Sync }, true},
