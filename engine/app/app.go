@@ -210,7 +210,7 @@ func (a *App) startEngine(pctx plugin.Context) error {
 	}
 
 	a.runner, err = runner.New(runner.Config{
-		Seeds: a.broker.Seeds(), ClientID: cfg.Engine.ClientID, Group: cfg.Engine.Group,
+		Seeds: a.broker.Seeds(), ClientID: cfg.Engine.ClientID, Group: cfg.Engine.Group, InstanceID: cfg.Engine.InstanceID,
 		Actions: cfg.Topics.Actions, Events: cfg.Topics.Events,
 		Catalog: cat, Sessions: a.sessions, Audit: a.audit,
 		SessionTTL: cfg.Engine.Sessions.TTL, Version: cat.version, Log: a.log,

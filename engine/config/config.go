@@ -90,8 +90,13 @@ type Gateway struct {
 type Engine struct {
 	Group    string `koanf:"group"`     // consumer group, default veltrix-engine
 	ClientID string `koanf:"client_id"` // default veltrix-engine
-	Sessions Store  `koanf:"sessions"`
-	Audit    Store  `koanf:"audit"`
+	// InstanceID makes the engine a static group member: restarted with the
+	// same id (after a crash, say), it gets its partitions back at once
+	// instead of after the session timeout. Give each engine its own.
+	// Default empty: dynamic membership.
+	InstanceID string `koanf:"instance_id"`
+	Sessions   Store  `koanf:"sessions"`
+	Audit      Store  `koanf:"audit"`
 }
 
 // Admin configures the operator's HTTP endpoint (metrics, health, audit).

@@ -59,6 +59,7 @@ func TestEnvOverrideEveryKey(t *testing.T) {
 		{"GATEWAY__CLIENT_ID", "gw7", func(c *Config) any { return c.Gateway.ClientID }, "gw7"},
 		{"GATEWAY__AUTH__PLUGIN", "token", func(c *Config) any { return c.Gateway.Auth.Plugin }, "token"},
 		{"ENGINE__GROUP", "g2", func(c *Config) any { return c.Engine.Group }, "g2"},
+		{"ENGINE__INSTANCE_ID", "engine-7", func(c *Config) any { return c.Engine.InstanceID }, "engine-7"},
 		{"ENGINE__CLIENT_ID", "e2", func(c *Config) any { return c.Engine.ClientID }, "e2"},
 		{"ADMIN__LISTEN", "127.0.0.1:9100", func(c *Config) any { return c.Admin.Listen }, "127.0.0.1:9100"},
 		{"ENGINE__SESSIONS__PATH", "/s", func(c *Config) any { return c.Engine.Sessions.Path }, "/s"},

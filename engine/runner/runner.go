@@ -26,17 +26,23 @@ type Config struct {
 	Seeds    []string
 	ClientID string
 	Group    string
-	Actions  string // topic
-	Events   string // topic
-	Catalog  core.Catalog
-	Sessions *store.Sessions
-	Audit    *store.Audit
+	// InstanceID, if set, makes the engine a static group member.
+	InstanceID string
+	Actions    string // topic
+	Events     string // topic
+	Catalog    core.Catalog
+	Sessions   *store.Sessions
+	Audit      *store.Audit
 	// SessionTTL: see core.Config. Default 30m.
 	SessionTTL time.Duration
 	Version    func(game string) string
 	Log        *slog.Logger
 	// MaxPoll bounds the records handled in one Ready. Default 1000.
 	MaxPoll int
+	// DrainTimeout bounds, at shutdown, publishing the last Ready's events
+	// to an unreachable broker; past it they stay in the outbox and go out at
+	// the next start. Default 30s.
+	DrainTimeout time.Duration
 }
 
 // Runner owns the engine loop. Run it once.
@@ -58,6 +64,9 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.MaxPoll <= 0 {
 		cfg.MaxPoll = 1000
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 30 * time.Second
 	}
 	r := &Runner{cfg: cfg, log: cfg.Log, outbox: uint64(time.Now().UnixNano())}
 	r.core = core.New(core.Config{
@@ -83,6 +92,9 @@ func New(cfg Config) (*Runner, error) {
 			r.log.Warn("engine: partitions lost", "partitions", m[cfg.Actions])
 		}),
 	)
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("runner: kafka client: %w", err)
@@ -229,9 +241,16 @@ func (r *Runner) handle(ctx context.Context, rd core.Ready) error {
 	return nil
 }
 
-// produce publishes events and waits for the broker, retrying what failed
-// until ctx ends: results must not be dropped because the broker blinked.
-func (r *Runner) produce(ctx context.Context, events []core.Event) error {
+// produce publishes events and waits for the broker, retrying what failed:
+// results must not be dropped because the broker blinked. A shutdown (ctx
+// done) does not interrupt it at once: it gets DrainTimeout more, after which
+// unpublished events stay in the outbox for the next start.
+func (r *Runner) produce(runCtx context.Context, events []core.Event) error {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(runCtx))
+	defer cancel()
+	stop := context.AfterFunc(runCtx, func() { time.AfterFunc(r.cfg.DrainTimeout, cancel) })
+	defer stop()
+
 	recs := make([]*kgo.Record, len(events))
 	for i, e := range events {
 		recs[i] = eventRecord(r.cfg.Events, e)
