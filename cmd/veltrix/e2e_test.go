@@ -33,7 +33,7 @@ type server struct {
 }
 
 // startServer starts gateway, engine and broker. The broker is the embedded
-// one, or the real Kafka named by VELTRIX_TEST_KAFKA (make test-kafka).
+// one, or the real Kafka named by TEST_KAFKA_BROKERS (make test-kafka).
 func startServer(t *testing.T, huntsDir string, sets ...string) *server {
 	t.Helper()
 	data := t.TempDir()
@@ -44,14 +44,16 @@ func startServer(t *testing.T, huntsDir string, sets ...string) *server {
 		"games.treasurehunt.hunts=" + huntsDir,
 		"log_level=warn",
 	}, sets...)
-	if seeds := os.Getenv("VELTRIX_TEST_KAFKA"); seeds != "" {
+	cfgFile := "configs/dev.yaml"
+	if seeds := os.Getenv("TEST_KAFKA_BROKERS"); seeds != "" {
+		cfgFile = "configs/kafka.yaml"
 		// A fresh set of topics and group per test, so runs never see each other.
 		suffix := strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")) + "-" + time.Now().Format("150405.000000")
-		sets = append(sets, "broker.plugin=kafka", "broker.brokers="+seeds,
+		sets = append(sets, "broker.brokers="+seeds, "engine.instance_id=",
 			"topics.actions=test.actions."+suffix, "topics.events=test.events."+suffix,
 			"engine.group=test-engine-"+suffix)
 	}
-	cfg, err := config.Load(repoPath(t, "configs/dev.yaml"), nil, sets)
+	cfg, err := config.Load(repoPath(t, cfgFile), nil, sets)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@ package main
 
 // Integration tests against a real Apache Kafka broker with real processes:
 // run by `make test-kafka`, which starts the broker (scripts/kafka.sh) and
-// sets VELTRIX_TEST_KAFKA to its address.
+// sets TEST_KAFKA_BROKERS to its address.
 
 import (
 	"bufio"
@@ -34,9 +34,9 @@ import (
 
 func kafkaSeeds(t *testing.T) string {
 	t.Helper()
-	seeds := os.Getenv("VELTRIX_TEST_KAFKA")
+	seeds := os.Getenv("TEST_KAFKA_BROKERS")
 	if seeds == "" {
-		t.Skip("VELTRIX_TEST_KAFKA not set: run `make test-kafka` for the real-broker suite")
+		t.Skip("TEST_KAFKA_BROKERS not set: run `make test-kafka` for the real-broker suite")
 	}
 	return seeds
 }
@@ -96,7 +96,7 @@ func (c *cluster) start(role string, extra ...string) *proc {
 	c.t.Helper()
 	args := append([]string{role}, c.sets(extra...)...)
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "VELTRIX_TEST_AS_MAIN=1")
+	cmd.Env = append(os.Environ(), "TEST_VELTRIX_AS_MAIN=1")
 	logf, err := os.CreateTemp(c.dataDir, role+"-*.log")
 	if err != nil {
 		c.t.Fatal(err)
