@@ -547,6 +547,10 @@ func TestKafkaBrokerOutage(t *testing.T) {
 			outage <- fmt.Errorf("kafka.sh down: %v: %s", err, out)
 			return
 		}
+		if exec.Command(script, "status").Run() == nil {
+			outage <- fmt.Errorf("kafka.sh down left the broker running (is KAFKA_DIR the one that started it?)")
+			return
+		}
 		time.Sleep(10 * time.Second) // the outage itself, not a synchronisation
 		out, err := exec.Command(script, "up").CombinedOutput()
 		if err != nil {
