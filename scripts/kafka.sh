@@ -294,7 +294,9 @@ started_logged() {
   local size
   size="$(stat -c %s "${SERVER_LOG}" 2>/dev/null || echo 0)"
   if ((size < LOG_START_OFFSET)); then LOG_START_OFFSET=0; fi # rolled over
-  tail -c "+$((LOG_START_OFFSET + 1))" "${SERVER_LOG}" 2>/dev/null | grep -q 'Kafka Server started'
+  # Not grep -q: it would exit at the first match, tail would die of SIGPIPE
+  # and, under pipefail, a large log would never count as started.
+  tail -c "+$((LOG_START_OFFSET + 1))" "${SERVER_LOG}" 2>/dev/null | grep 'Kafka Server started' >/dev/null
 }
 
 # Wait until pid $1 serves port $2: port open, "Kafka Server started" logged,
