@@ -59,7 +59,7 @@ func startServer(t *testing.T, huntsDir string, sets ...string) *server {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	a, err := app.Start(ctx, cfg, app.Roles{Gateway: true, Engine: true}, nil)
+	a, err := app.Start(ctx, cfg, app.Roles{Gateway: true, Engine: true}, newLogger(cfg.LogLevel, os.Stderr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,3 +371,9 @@ func nextOf(ctx context.Context, t *testing.T, c *client.Client, typ string) pro
 		}
 	}
 }
+
+func joinMsg(hunt string, seq uint64) protocol.ClientMessage {
+	return protocol.ClientMessage{Type: protocol.TypeJoin, Hunt: hunt, Seq: seq}
+}
+
+func jsonData(m protocol.ServerMessage, v any) error { return json.Unmarshal(m.Data, v) }
