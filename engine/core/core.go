@@ -278,7 +278,6 @@ func (c *Core) endHunt(src Source, a *Action, h *Hunt, rules Rules, hr *huntRec,
 	// An ended hunt's record is kept like any live state: it expires with the
 	// session TTL after the last action that touched it.
 	c.put(HuntKey(a.Hunt), *hr, a.TS)
-	audit.add("hunt_end", "", nil)
 	return nil
 }
 
