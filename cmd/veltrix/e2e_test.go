@@ -34,7 +34,7 @@ type server struct {
 
 // startServer starts gateway, engine and broker. The broker is the embedded
 // one, or the real Kafka named by TEST_KAFKA_BROKERS (make test-kafka).
-func startServer(t *testing.T, huntsDir string, sets ...string) *server {
+func startServer(t testing.TB, huntsDir string, sets ...string) *server {
 	t.Helper()
 	data := t.TempDir()
 	sets = append([]string{
@@ -68,7 +68,7 @@ func startServer(t *testing.T, huntsDir string, sets ...string) *server {
 	return s
 }
 
-func repoPath(t *testing.T, rel string) string {
+func repoPath(t testing.TB, rel string) string {
 	t.Helper()
 	p, err := filepath.Abs(filepath.Join("..", "..", rel))
 	if err != nil {
@@ -170,14 +170,19 @@ func TestEndToEndVisnjanWalk(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("session of walker not in the session store: ok=%v err=%v", ok, err)
 	}
+	rec, err := core.DecodeSession(val)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var sess struct {
-		Seq   uint64 `json:"seq"`
+		Seq   uint64
 		State struct {
 			Score int            `json:"score"`
 			Found map[string]any `json:"found"`
-		} `json:"state"`
+		}
 	}
-	if err := json.Unmarshal(val, &sess); err != nil {
+	sess.Seq = rec.Seq
+	if err := json.Unmarshal(rec.State, &sess.State); err != nil {
 		t.Fatal(err)
 	}
 	if sess.State.Score != wantScore || len(sess.State.Found) != len(want) || sess.Seq != uint64(len(track)+1) {

@@ -170,7 +170,7 @@ func (p *proc) stop() {
 // perPlayerHunts writes n copies of the walk's hunt, h000..h<n-1>: one
 // player per hunt, so a player's score does not depend on how the players'
 // moves interleave (first-finder bonuses), and two runs can be compared.
-func perPlayerHunts(t *testing.T, walk string, n int) string {
+func perPlayerHunts(t testing.TB, walk string, n int) string {
 	t.Helper()
 	f, err := gpx.ParseFile(walk)
 	if err != nil {
@@ -234,11 +234,16 @@ func readOutcome(t *testing.T, dataDir string, players int) outcome {
 		if err != nil || !ok {
 			t.Fatalf("session %s/%s missing (err %v)", hunt, player, err)
 		}
-		var env struct {
-			Seq   uint64         `json:"seq"`
-			State map[string]any `json:"state"`
+		rec, err := core.DecodeSession(v)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := json.Unmarshal(v, &env); err != nil {
+		var env struct {
+			Seq   uint64
+			State map[string]any
+		}
+		env.Seq = rec.Seq
+		if err := json.Unmarshal(rec.State, &env.State); err != nil {
 			t.Fatal(err)
 		}
 		for _, k := range []string{"joined_at", "last_seen", "left_at"} {
@@ -271,7 +276,7 @@ func readOutcome(t *testing.T, dataDir string, players int) outcome {
 
 // playAll replays every player's track through the gateway at url; onMove
 // sees the number of answered moves so far.
-func playAll(t *testing.T, urls func(i int) string, pts []gpx.Point, players int, answered *atomic.Int64) {
+func playAll(t testing.TB, urls func(i int) string, pts []gpx.Point, players int, answered *atomic.Int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -120,26 +121,6 @@ func SessionKey(hunt, player string) []byte { return []byte("s/" + hunt + "/" + 
 // HuntKey is the key of a hunt's live state.
 func HuntKey(hunt string) []byte { return []byte("h/" + hunt) }
 
-// session is the engine's envelope around the game's session state.
-type session struct {
-	Seq   uint64          `json:"seq"`            // last applied action seq
-	Seen  int64           `json:"seen"`           // last activity, unix ms
-	Last  *answer         `json:"last,omitempty"` // answer to Seq, sent again for a resent action
-	State json.RawMessage `json:"state,omitempty"`
-}
-
-// huntRec is the engine's envelope around the game's hunt state.
-type huntRec struct {
-	Ended bool            `json:"ended,omitempty"`
-	Seen  int64           `json:"seen"`
-	State json.RawMessage `json:"state,omitempty"`
-}
-
-type answer struct {
-	OK     bool   `json:"ok"`
-	Reason string `json:"reason,omitempty"`
-}
-
 var handlers = map[string]string{
 	"join":  "on_join",
 	"move":  "on_move",
@@ -157,8 +138,8 @@ func (c *Core) Step(src Source, a Action) error {
 	audit := auditor{c: c, src: src, a: &a}
 	h, ok := c.cfg.Catalog.Hunt(a.Hunt)
 	if !ok {
-		c.answer(&a, answer{Reason: "unknown_hunt"}, false, "")
-		audit.add("action", a.Player, c.actionData(&a, answer{Reason: "unknown_hunt"}))
+		c.answer(&a, Answer{Reason: "unknown_hunt"}, false, "")
+		audit.add("action", a.Player, c.actionData(&a, Answer{Reason: "unknown_hunt"}))
 		return nil
 	}
 	rules, ok := c.cfg.Catalog.Rules(h.Game)
@@ -167,14 +148,14 @@ func (c *Core) Step(src Source, a Action) error {
 	}
 	version := c.cfg.Version(h.Game)
 
-	var sess session
+	var sess SessionRecord
 	if _, err := c.get(SessionKey(a.Hunt, a.Player), &sess); err != nil {
 		return err
 	}
 	// A resent action (the gateway retried, or the player reconnected and
 	// resent) is answered again, never applied twice.
 	if a.Seq != 0 && a.Seq <= sess.Seq {
-		ans := answer{OK: true, Reason: "already_applied"}
+		ans := Answer{OK: true, Reason: "already_applied"}
 		if a.Seq == sess.Seq && sess.Last != nil {
 			ans = *sess.Last
 		}
@@ -182,7 +163,7 @@ func (c *Core) Step(src Source, a Action) error {
 		return nil
 	}
 
-	var hr huntRec
+	var hr HuntRecord
 	if _, err := c.get(HuntKey(a.Hunt), &hr); err != nil {
 		return err
 	}
@@ -196,7 +177,7 @@ func (c *Core) Step(src Source, a Action) error {
 		}
 	}
 	if hr.Ended {
-		ans := answer{Reason: "hunt_over"}
+		ans := Answer{Reason: "hunt_over"}
 		c.answer(&a, ans, false, version)
 		audit.add("action", a.Player, c.actionData(&a, ans))
 		return nil
@@ -204,7 +185,7 @@ func (c *Core) Step(src Source, a Action) error {
 
 	handler, ok := handlers[a.Type]
 	if !ok {
-		ans := answer{Reason: "unknown_action"}
+		ans := Answer{Reason: "unknown_action"}
 		c.answer(&a, ans, false, version)
 		audit.add("action", a.Player, c.actionData(&a, ans))
 		return nil
@@ -218,25 +199,25 @@ func (c *Core) Step(src Source, a Action) error {
 	if err != nil {
 		// A script error rejects this action and never stops the engine.
 		c.rd.Failures = append(c.rd.Failures, fmt.Errorf("hunt %s: %s: %w", a.Hunt, handler, err))
-		ans := answer{Reason: "rules_error"}
+		ans := Answer{Reason: "rules_error"}
 		c.answer(&a, ans, false, version)
 		data, _ := json.Marshal(map[string]any{"type": a.Type, "seq": a.Seq, "error": err.Error()})
 		audit.add("rules_error", a.Player, data)
 		return nil
 	}
 
-	ans := answer{OK: res.Reject == "", Reason: res.Reject}
+	ans := Answer{OK: res.Reject == "", Reason: res.Reject}
 	if res.Session != nil {
 		sess.State = res.Session
 	}
 	sess.Seq, sess.Seen, sess.Last = a.Seq, a.TS, &ans
-	c.put(SessionKey(a.Hunt, a.Player), sess, a.TS)
+	c.put(SessionKey(a.Hunt, a.Player), &sess, a.TS)
 
 	if res.HuntState != nil {
 		hr.State = res.HuntState
 	}
 	hr.Seen = a.TS
-	c.put(HuntKey(a.Hunt), hr, a.TS)
+	c.put(HuntKey(a.Hunt), &hr, a.TS)
 
 	audit.add("action", a.Player, c.actionData(&a, ans))
 	for _, e := range res.Audit {
@@ -255,7 +236,7 @@ func (c *Core) Step(src Source, a Action) error {
 	return nil
 }
 
-func (c *Core) endHunt(src Source, a *Action, h *Hunt, rules Rules, hr *huntRec, version string) error {
+func (c *Core) endHunt(src Source, a *Action, h *Hunt, rules Rules, hr *HuntRecord, version string) error {
 	hr.Ended, hr.Seen = true, a.TS
 	audit := auditor{c: c, src: src, a: a, base: 1000}
 	res, err := rules.Call(&Call{
@@ -277,7 +258,7 @@ func (c *Core) endHunt(src Source, a *Action, h *Hunt, rules Rules, hr *huntRec,
 	}
 	// An ended hunt's record is kept like any live state: it expires with the
 	// session TTL after the last action that touched it.
-	c.put(HuntKey(a.Hunt), *hr, a.TS)
+	c.put(HuntKey(a.Hunt), hr, a.TS)
 	return nil
 }
 
@@ -303,8 +284,8 @@ func (c *Core) markOffset(src Source) {
 	}
 }
 
-// get decodes the JSON row at key, looking first at this Ready's writes.
-func (c *Core) get(key []byte, v any) (bool, error) {
+// get decodes the row at key, looking first at this Ready's writes.
+func (c *Core) get(key []byte, v encoding.BinaryUnmarshaler) (bool, error) {
 	var raw []byte
 	if p, ok := c.pending[string(key)]; ok {
 		if p.del {
@@ -321,23 +302,19 @@ func (c *Core) get(key []byte, v any) (bool, error) {
 		}
 		raw = val
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := v.UnmarshalBinary(raw); err != nil {
 		return false, fmt.Errorf("core: decode %q: %w", key, err)
 	}
 	return true, nil
 }
 
-func (c *Core) put(key []byte, v any, ts int64) {
-	val, err := json.Marshal(v)
-	if err != nil {
-		// Only raw JSON produced by the rules' encoder gets here; it is valid.
-		panic(fmt.Sprintf("core: encode %q: %v", key, err))
-	}
+func (c *Core) put(key []byte, v encoding.BinaryMarshaler, ts int64) {
+	val, _ := v.MarshalBinary() // the records' encoders cannot fail
 	c.pending[string(key)] = pendingRow{val: val}
 	c.rd.Writes = append(c.rd.Writes, Write{Key: key, Value: val, ExpiresAt: ts + c.cfg.SessionTTL.Milliseconds()})
 }
 
-func (c *Core) answer(a *Action, ans answer, dup bool, version string) {
+func (c *Core) answer(a *Action, ans Answer, dup bool, version string) {
 	ok := ans.OK
 	c.event(a.Hunt, a.Player, protocol.ServerMessage{
 		Type: protocol.TypeResult, Hunt: a.Hunt, Seq: a.Seq, OK: &ok, Reason: ans.Reason,
@@ -359,7 +336,7 @@ func (c *Core) event(hunt, to string, m protocol.ServerMessage) {
 	c.rd.Events = append(c.rd.Events, Event{Hunt: hunt, To: to, Payload: b})
 }
 
-func (c *Core) actionData(a *Action, ans answer) json.RawMessage {
+func (c *Core) actionData(a *Action, ans Answer) json.RawMessage {
 	m := map[string]any{"type": a.Type, "seq": a.Seq, "ok": ans.OK}
 	if ans.Reason != "" {
 		m["reason"] = ans.Reason

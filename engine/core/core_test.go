@@ -110,13 +110,14 @@ func TestStepAppliesOnceAndAnswersResends(t *testing.T) {
 	}
 	st.apply(rd)
 	c.Advance()
-	var sess struct {
-		Seq   uint64
-		State map[string]int
+	sess, err := core.DecodeSession(st[string(core.SessionKey("h1", "p"))])
+	if err != nil {
+		t.Fatal(err)
 	}
-	_ = json.Unmarshal(st[string(core.SessionKey("h1", "p"))], &sess)
-	if sess.Seq != 2 || sess.State["moves"] != 2 {
-		t.Fatalf("session %+v: want seq 2 and 2 calls applied", sess)
+	var state map[string]int
+	_ = json.Unmarshal(sess.State, &state)
+	if sess.Seq != 2 || state["moves"] != 2 || sess.Last == nil || !sess.Last.OK {
+		t.Fatalf("session %+v (state %s): want seq 2, 2 calls applied, last answer ok", sess, sess.State)
 	}
 	// After Advance, a resend is still recognised from the store.
 	if err := c.Step(core.Source{Offset: 3}, move); err != nil {
@@ -213,5 +214,32 @@ func TestBadActionIsSkippedButConsumed(t *testing.T) {
 	}
 	if c.Ready().Offsets[0] != 8 {
 		t.Fatal("offset did not move past the bad action")
+	}
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	for _, r := range []core.SessionRecord{
+		{},
+		{Seq: 7, Seen: 1234, State: json.RawMessage(`{"a":1}`)},
+		{Seq: 1 << 60, Seen: -1, Last: &core.Answer{OK: false, Reason: "too_fast"}, State: json.RawMessage(`{}`)},
+		{Seq: 3, Last: &core.Answer{OK: true}},
+	} {
+		b, _ := r.MarshalBinary()
+		got, err := core.DecodeSession(b)
+		if err != nil || !reflect.DeepEqual(*got, r) {
+			t.Fatalf("round trip of %+v gave %+v, %v", r, got, err)
+		}
+	}
+	for _, r := range []core.HuntRecord{{}, {Ended: true, Seen: 99, State: json.RawMessage(`{"top":[]}`)}} {
+		b, _ := r.MarshalBinary()
+		got, err := core.DecodeHunt(b)
+		if err != nil || !reflect.DeepEqual(*got, r) {
+			t.Fatalf("round trip of %+v gave %+v, %v", r, got, err)
+		}
+	}
+	for _, bad := range [][]byte{nil, {1, 2}, {9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, append(make([]byte, 18, 20), 1, 0xff)} {
+		if _, err := core.DecodeSession(bad); err == nil {
+			t.Fatalf("DecodeSession(%v) accepted garbage", bad)
+		}
 	}
 }

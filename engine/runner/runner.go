@@ -47,11 +47,12 @@ type Config struct {
 
 // Runner owns the engine loop. Run it once.
 type Runner struct {
-	cfg    Config
-	cl     *kgo.Client
-	core   *core.Core
-	log    *slog.Logger
-	outbox uint64 // next outbox key
+	cfg      Config
+	cl       *kgo.Client
+	core     *core.Core
+	log      *slog.Logger
+	outbox   uint64   // next outbox key
+	produced [][]byte // outbox rows produced but not yet deleted
 
 	applied atomic.Int64 // actions stepped, for tests and metrics
 	failed  atomic.Int64 // rule errors
@@ -146,7 +147,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		fetches := r.cl.PollRecords(ctx, r.cfg.MaxPoll)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			r.cl.AllowRebalance()
-			return nil
+			return r.clearOutbox()
 		}
 		fetches.EachError(func(t string, p int32, err error) {
 			if !errors.Is(err, context.Canceled) {
@@ -221,9 +222,15 @@ func (r *Runner) handle(ctx context.Context, rd core.Ready) error {
 		r.outbox++
 		ws = append(ws, store.Write{Key: outKeys[i], Value: encodeOutbox(e)})
 	}
+	// The previous Ready's events are out: their outbox rows go in this
+	// batch rather than in a write of their own.
+	for _, k := range r.produced {
+		ws = append(ws, store.Write{Key: k, Delete: true})
+	}
 	if err := r.cfg.Sessions.Commit(ws); err != nil {
 		return fmt.Errorf("runner: commit: %w", err)
 	}
+	r.produced = r.produced[:0]
 	if len(rd.Events) == 0 {
 		return nil
 	}
@@ -231,13 +238,23 @@ func (r *Runner) handle(ctx context.Context, rd core.Ready) error {
 		// The events stay in the outbox and go out at the next start.
 		return err
 	}
-	del := make([]store.Write, len(outKeys))
-	for i, k := range outKeys {
+	r.produced = append(r.produced, outKeys...)
+	return nil
+}
+
+// clearOutbox deletes the outbox rows of events already produced.
+func (r *Runner) clearOutbox() error {
+	if len(r.produced) == 0 {
+		return nil
+	}
+	del := make([]store.Write, len(r.produced))
+	for i, k := range r.produced {
 		del[i] = store.Write{Key: k, Delete: true}
 	}
 	if err := r.cfg.Sessions.Commit(del); err != nil {
 		return fmt.Errorf("runner: clear outbox: %w", err)
 	}
+	r.produced = r.produced[:0]
 	return nil
 }
 
