@@ -12,10 +12,10 @@
 //     in ONE session-store batch. This batch is the commit point: after a crash
 //     the engine resumes from the offsets it holds, so an action is applied
 //     exactly once.
-//  3. Produce Ready.Events to the events topic and wait for the broker's ack,
-//     then delete them from the outbox (an engine restarted between 2 and 3
-//     produces the outbox again: events are at-least-once and carry the
-//     action's seq so clients drop duplicates).
+//  3. Produce Ready.Events to the events topic and wait for the broker's ack;
+//     their outbox rows are deleted with the next batch (an engine restarted
+//     before that produces the outbox again: events are at-least-once and
+//     carry the action's seq so clients drop duplicates).
 //  4. Call Advance, which forgets the pending writes Step has been reading.
 //
 // Time comes from the action (Action.TS, stamped by the gateway), never from
