@@ -34,7 +34,7 @@ func ClientOpts(seeds []string, clientID string, log *slog.Logger) []kgo.Opt {
 		kgo.ClientID(clientID),
 		kgo.ProducerLinger(0),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.FetchMaxWait(100 * time.Millisecond),
+		kgo.FetchMaxWait(10 * time.Millisecond),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.WithLogger(slogAdapter{log}),
 		kgo.RetryTimeout(30 * time.Second),
