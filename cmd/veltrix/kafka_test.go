@@ -590,3 +590,48 @@ func TestKafkaBrokerOutage(t *testing.T) {
 		}
 	}
 }
+
+// TestKafkaStaleStoreRefused: an engine whose store is behind the group
+// (another engine with its own data dir processed the partition since)
+// refuses to resume rather than apply those actions again over stale state.
+func TestKafkaStaleStoreRefused(t *testing.T) {
+	kafkaSeeds(t)
+	c := newCluster(t, repoPath(t, "configs/hunts"))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dataA, dataB := filepath.Join(c.dataDir, "a"), filepath.Join(c.dataDir, "b")
+	gw := c.start("gateway", "gateway.listen=127.0.0.1:0")
+	play := func(seq uint64) {
+		p, err := client.Dial(ctx, gw.url, client.Options{Player: "pat"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		if err := p.Send(joinMsg("harbour", seq)); err != nil {
+			t.Fatal(err)
+		}
+		// Engine b rebuilds from the log and so answers seq 1 again: skip it.
+		m := nextOf(ctx, t, p, "result")
+		for m.Seq != seq {
+			m = nextOf(ctx, t, p, "result")
+		}
+		if !*m.OK {
+			t.Fatalf("join %d: %+v", seq, m)
+		}
+	}
+	a := c.start("engine", "data_dir="+dataA)
+	play(1)
+	a.stop()
+	b := c.start("engine", "data_dir="+dataB) // rebuilds from the log, then goes on
+	play(2)
+	b.stop()
+	a = c.start("engine", "data_dir="+dataA)
+	select {
+	case <-a.done:
+	case <-ctx.Done():
+		t.Fatal("the engine with the stale store kept running")
+	}
+	if log := a.tail(); !strings.Contains(log, "holds state only up to") {
+		t.Fatalf("the engine stopped without saying why:\n%s", log)
+	}
+}

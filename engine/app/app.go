@@ -212,7 +212,7 @@ func (a *App) startEngine(pctx plugin.Context) error {
 	a.runner, err = runner.New(runner.Config{
 		Seeds: a.broker.Seeds(), ClientID: cfg.Engine.ClientID, Group: cfg.Engine.Group, InstanceID: cfg.Engine.InstanceID,
 		Actions: cfg.Topics.Actions, Events: cfg.Topics.Events,
-		Catalog: cat, Sessions: a.sessions, Audit: a.audit,
+		Catalog: cat, Sessions: a.sessions, Audit: a.audit, StoreName: cfg.Engine.Sessions.Path,
 		SessionTTL: cfg.Engine.Sessions.TTL, Version: cat.version, Log: a.log,
 	})
 	if err != nil {

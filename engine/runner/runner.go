@@ -37,6 +37,8 @@ type Config struct {
 	SessionTTL time.Duration
 	Version    func(game string) string
 	Log        *slog.Logger
+	// StoreName names the session store in messages (its path).
+	StoreName string
 	// MaxPoll bounds the records handled in one Ready. Default 1000.
 	MaxPoll int
 	// DrainTimeout bounds, at shutdown, publishing the last Ready's events
@@ -54,6 +56,11 @@ type Runner struct {
 	outbox   uint64   // next outbox key
 	produced [][]byte // outbox rows produced but not yet deleted
 
+	// halt stops Run with an error found outside its goroutine (in a
+	// group callback); halted carries it.
+	halted context.Context
+	halt   context.CancelCauseFunc
+
 	applied atomic.Int64 // actions stepped, for tests and metrics
 	failed  atomic.Int64 // rule errors
 }
@@ -70,6 +77,7 @@ func New(cfg Config) (*Runner, error) {
 		cfg.DrainTimeout = 30 * time.Second
 	}
 	r := &Runner{cfg: cfg, log: cfg.Log, outbox: uint64(time.Now().UnixNano())}
+	r.halted, r.halt = context.WithCancelCause(context.Background())
 	r.core = core.New(core.Config{
 		Catalog: cfg.Catalog, State: cfg.Sessions, SessionTTL: cfg.SessionTTL, Version: cfg.Version,
 	})
@@ -125,7 +133,19 @@ func (r *Runner) adjustOffsets(_ context.Context, in map[string]map[int32]kgo.Of
 				return nil, fmt.Errorf("runner: read offset of partition %d: %w", p, err)
 			}
 			if ok && len(v) == 8 {
-				parts[p] = kgo.NewOffset().At(int64(binary.BigEndian.Uint64(v))).WithEpoch(-1)
+				stored := int64(binary.BigEndian.Uint64(v))
+				// The group's commit can only be ahead of this store if another
+				// store applied those actions: resuming here would apply them
+				// again over stale state. Stop rather than diverge.
+				if committed := parts[p].EpochOffset().Offset; committed > stored {
+					err := fmt.Errorf("runner: partition %d of %s: group %s has consumed up to offset %d, but this engine's store (%s) holds state only up to %d: "+
+						"another engine with its own data dir has processed this partition; engines of one group must share their state "+
+						"(run one engine per group, or give this engine the data dir that processed the partition)",
+						p, topic, r.cfg.Group, committed, r.cfg.StoreName, stored)
+					r.halt(err)
+					return nil, err
+				}
+				parts[p] = kgo.NewOffset().At(stored).WithEpoch(-1)
 			} else {
 				// Nothing stored: this store has no state for the partition,
 				// so rebuild it from the start of the log.
@@ -138,7 +158,11 @@ func (r *Runner) adjustOffsets(_ context.Context, in map[string]map[int32]kgo.Of
 
 // Run consumes until ctx is done or a store fails. On return the client has
 // left the group; what was applied is durable.
-func (r *Runner) Run(ctx context.Context) error {
+func (r *Runner) Run(parent context.Context) error {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	stop := context.AfterFunc(r.halted, func() { cancel(context.Cause(r.halted)) })
+	defer stop()
 	defer r.cl.Close()
 	if err := r.flushOutbox(ctx); err != nil {
 		return err
@@ -147,6 +171,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		fetches := r.cl.PollRecords(ctx, r.cfg.MaxPoll)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			r.cl.AllowRebalance()
+			if cause := context.Cause(ctx); parent.Err() == nil && cause != nil {
+				return errors.Join(cause, r.clearOutbox())
+			}
 			return r.clearOutbox()
 		}
 		fetches.EachError(func(t string, p int32, err error) {
@@ -244,6 +271,13 @@ func (r *Runner) handle(ctx context.Context, rd core.Ready) error {
 
 // clearOutbox deletes the outbox rows of events already produced.
 func (r *Runner) clearOutbox() error {
+	// The group's commit is for monitoring (lag) and for the stale-store
+	// check in adjustOffsets; the store's offsets are what resumes.
+	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := r.cl.CommitMarkedOffsets(cctx); err != nil {
+		r.log.Warn("engine: final offset commit failed", "err", err)
+	}
+	cancel()
 	if len(r.produced) == 0 {
 		return nil
 	}
