@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -15,18 +16,38 @@ import (
 // Audit tuning; see kvConfig. The audit log is large and its rows live for
 // months: a day's delay in dropping them costs little, rewriting the whole
 // log hourly would cost a lot.
+// Audit is written far more than it is read, and read by range scans, so it
+// gets a small block cache and no bloom filter.
 const (
-	auditDefaultTTL = 90 * 24 * time.Hour
-	auditPeriodic   = 24 * time.Hour
-	auditMinGap     = 24 * time.Hour
+	auditDefaultTTL  = 90 * 24 * time.Hour
+	auditPeriodic    = 24 * time.Hour
+	auditMinGap      = 24 * time.Hour
+	auditBlockCache  = 16 << 20
+	auditWriteBuffer = 4 << 20
+	auditMinFree     = 256 << 20
 )
 
 // AuditOptions configures OpenAudit.
 type AuditOptions struct {
-	Path  string        // directory of the store; created if missing
-	TTL   time.Duration // how long a row is kept after its TS; 0 means 90 days
-	Clock Clock         // decides expiry; nil means SystemClock
-	Sync  bool          // fsync the WAL on each Append
+	Path string // directory of the store; created if missing
+	// TTL is how long a row is kept after its TS; 0 means 90 days. Each
+	// row's expiry is computed when it is appended: a new TTL applies to
+	// rows appended from then on, not to those already stored.
+	TTL   time.Duration
+	Clock Clock // decides expiry; nil means SystemClock
+	Sync  bool  // fsync the WAL on each Append
+	// BlockCacheBytes is the block cache's size; 0 means 16 MiB.
+	BlockCacheBytes uint64
+	// WriteBufferBytes is the memtable size, which bounds the write-ahead
+	// log a restart after a crash replays; 0 means 4 MiB.
+	WriteBufferBytes uint64
+	// MinFreeBytes is the free space the store leaves on its disk (see
+	// SessionsOptions); 0 means 256 MiB, room for the compactions of a big
+	// store.
+	MinFreeBytes uint64
+	// ReadOnly opens an existing store without taking its lock (see
+	// SessionsOptions): `veltrix audit` queries a running engine's store so.
+	ReadOnly bool
 }
 
 // Audit is the append-only record of accepted and rejected actions and
@@ -70,12 +91,16 @@ func OpenAudit(o AuditOptions) (*Audit, error) {
 		return nil, fmt.Errorf("open audit store %s: TTL %v must be at least 1ms", o.Path, o.TTL)
 	}
 	k, err := openKV(kvConfig{
-		name:     "audit",
-		path:     o.Path,
-		clock:    o.Clock,
-		sync:     o.Sync,
-		periodic: auditPeriodic,
-		minGap:   auditMinGap,
+		name:        "audit",
+		path:        o.Path,
+		clock:       o.Clock,
+		sync:        o.Sync,
+		periodic:    auditPeriodic,
+		minGap:      auditMinGap,
+		blockCache:  cmp.Or(o.BlockCacheBytes, auditBlockCache),
+		writeBuffer: cmp.Or(o.WriteBufferBytes, auditWriteBuffer),
+		minFree:     cmp.Or(o.MinFreeBytes, auditMinFree),
+		readOnly:    o.ReadOnly,
 	})
 	if err != nil {
 		return nil, err
@@ -114,7 +139,7 @@ func (a *Audit) Append(rows []Row) error {
 		}
 	}
 	k := a.kv
-	if err := k.acquire(); err != nil {
+	if err := k.acquireWrite(); err != nil {
 		return err
 	}
 	defer k.release()
@@ -226,3 +251,91 @@ func (a *Audit) Stats() (Stats, error) { return a.kv.stats() }
 // Close waits for calls in flight, stops the compactor and closes the store.
 // It is idempotent; every other method then returns ErrClosed.
 func (a *Audit) Close() error { return a.kv.close() }
+
+// Count scans the whole store and counts its live and expired keys (a row
+// with a player is two keys). It reads every row: for tools.
+func (a *Audit) Count() (RowCount, error) { return a.kv.count() }
+
+// Path is the store's directory.
+func (a *Audit) Path() string { return a.kv.path }
+
+// TTL is how long rows appended now are kept after their TS.
+func (a *Audit) TTL() time.Duration { return a.ttl }
+
+// Hunts lists the hunts that have rows in the store (expired rows not yet
+// compacted included), in byte order. It costs one seek per hunt, not a
+// scan of their rows.
+func (a *Audit) Hunts() ([]string, error) {
+	k := a.kv
+	if err := k.acquire(); err != nil {
+		return nil, err
+	}
+	defer k.release()
+	it := k.db.NewIterator(k.ro)
+	defer it.Close()
+	var hunts []string
+	prefix := []byte(huntIndex)
+	for it.Seek(prefix); it.Valid(); {
+		key := it.Key().Data()
+		if !bytes.HasPrefix(key, prefix) {
+			break
+		}
+		rest := key[len(prefix):]
+		end := bytes.IndexByte(rest, idSep)
+		if end < 0 {
+			return nil, fmt.Errorf("audit store %s: hunts at %q: %w", k.path, key, errMalformed)
+		}
+		hunt := string(rest[:end]) // copies out of the iterator
+		hunts = append(hunts, hunt)
+		// The next hunt's keys start after every "<hunt>\x00..." key.
+		next := append(append(bytes.Clone(prefix), hunt...), idSep+1)
+		it.Seek(next)
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("audit store %s: hunts: %w", k.path, err)
+	}
+	return hunts, nil
+}
+
+// watermarkPrefix keys the marks of SetWatermark, outside both indexes.
+const watermarkPrefix = "m/wm/"
+
+// Watermark returns the mark stored under name by SetWatermark, 0 if none.
+// Marks never expire.
+func (a *Audit) Watermark(name string) (int64, error) {
+	k := a.kv
+	if err := k.acquire(); err != nil {
+		return 0, err
+	}
+	defer k.release()
+	sl, err := k.db.Get(k.ro, []byte(watermarkPrefix+name))
+	if err != nil {
+		return 0, fmt.Errorf("audit store %s: watermark %q: %w", k.path, name, err)
+	}
+	defer sl.Free()
+	if !sl.Exists() {
+		return 0, nil
+	}
+	_, payload, ok := splitValue(sl.Data())
+	if !ok || len(payload) != 8 {
+		return 0, fmt.Errorf("audit store %s: watermark %q: %w", k.path, name, errMalformed)
+	}
+	return int64(binary.BigEndian.Uint64(payload)), nil
+}
+
+// SetWatermark stores v (unix ms, >= 0) under name: how far a consumer of
+// the log, such as an audit sink, has got. It never expires.
+func (a *Audit) SetWatermark(name string, v int64) error {
+	if v < 0 {
+		return fmt.Errorf("audit store: watermark %q: negative value %d", name, v)
+	}
+	k := a.kv
+	if err := k.acquireWrite(); err != nil {
+		return err
+	}
+	defer k.release()
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	wb.Put([]byte(watermarkPrefix+name), appendValue(nil, 0, binary.BigEndian.AppendUint64(nil, uint64(v))))
+	return k.write(wb, math.MaxInt64)
+}

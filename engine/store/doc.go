@@ -29,6 +29,8 @@
 // without a player are only in the hunt index. ts, partition, offset and
 // index come from the action that produced the row, so the keys are
 // deterministic: appending the same rows after a crash overwrites them.
+// Watermarks (SetWatermark) live under "m/wm/<name>", outside both
+// indexes, and never expire.
 //
 // The audit payload after the expiry is
 //
@@ -45,6 +47,27 @@
 // for Audit) and offer CompactExpired, a full compaction, and StartCompactor,
 // which calls it periodically when a row may have expired since the last one
 // (known from the writes and from what the filter kept).
+//
+// # Opening, restarting, failing
+//
+// OpenStores opens the engine's pair in parallel and refuses when only one of
+// the two directories exists (an unmounted audit disk must not turn into a
+// fresh, empty store). Every open refuses a directory that holds files but no
+// CURRENT file, which RocksDB would otherwise re-create empty, deleting the
+// SST files it does not know. Errors match ErrLocked, ErrCorrupt, ErrMissing
+// or ErrDiskFull and name the path.
+//
+// Close flushes the memtables, so the next open replays no write-ahead log;
+// after a crash the log is replayed, at most a few memtables of 4 MiB
+// (WriteBufferBytes).
+//
+// Debian's librocksdb aborts the process when a write meets a full disk (see
+// space.go), so every open, write batch and full compaction first checks that
+// the store's file system keeps MinFreeBytes free and otherwise returns an
+// ErrDiskFull error without writing.
+//
+// ReadOnly opens take no lock and never create or write: tools (veltrix
+// audit, veltrix stores stats) read a store while an engine runs on it.
 //
 // # Lifetime
 //
