@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lxzan/gws"
@@ -21,6 +23,12 @@ import (
 type Client struct {
 	conn   *gws.Conn
 	Player string // assigned by the gateway's welcome
+	// Session and ResumeToken (from the welcome) reconnect this session to
+	// any gateway: Options.Session and Options.ResumeToken.
+	Session     string
+	ResumeToken string
+
+	lastPos atomic.Int64 // pos of the last engine event returned by Next
 
 	in     chan protocol.ServerMessage
 	closed chan struct{}
@@ -40,6 +48,15 @@ type Options struct {
 	Header http.Header
 	// Buffer is how many messages may wait for Next. Default 4096.
 	Buffer int
+	// Session and ResumeToken resume a session (from a previous welcome)
+	// instead of authenticating again; then send Resume.
+	Session     string
+	ResumeToken string
+	// LocalAddr, if set, is the local address to dial from (load tools
+	// spread connections over 127.0.0.x sources).
+	LocalAddr *net.TCPAddr
+	// ReadBufferSize of the connection. Default 4096 (gws).
+	ReadBufferSize int
 }
 
 // Dial connects to a gateway's ws:// URL and waits for its welcome.
@@ -48,19 +65,31 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: url %q: %w", rawURL, err)
 	}
-	if o.Player != "" {
+	if o.Player != "" || o.ResumeToken != "" {
 		q := u.Query()
-		q.Set("player", o.Player)
+		if o.Player != "" {
+			q.Set("player", o.Player)
+		}
+		if o.ResumeToken != "" {
+			q.Set("session", o.Session)
+			q.Set("resume", o.ResumeToken)
+		}
 		u.RawQuery = q.Encode()
 	}
 	if o.Buffer <= 0 {
 		o.Buffer = 4096
 	}
 	c := &Client{in: make(chan protocol.ServerMessage, o.Buffer), closed: make(chan struct{})}
-	conn, resp, err := gws.NewClient(c, &gws.ClientOption{
+	copt := &gws.ClientOption{
 		Addr: u.String(), RequestHeader: o.Header, HandshakeTimeout: 10 * time.Second,
-		ReadMaxPayloadSize: 1 << 20,
-	})
+		ReadMaxPayloadSize: 1 << 20, ReadBufferSize: o.ReadBufferSize,
+	}
+	if o.LocalAddr != nil {
+		copt.NewDialer = func() (gws.Dialer, error) {
+			return &net.Dialer{Timeout: 10 * time.Second, LocalAddr: o.LocalAddr}, nil
+		}
+	}
+	conn, resp, err := gws.NewClient(c, copt)
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("client: dial %s: %s: %w", rawURL, resp.Status, err)
@@ -78,9 +107,20 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Client, error) {
 		c.Close()
 		return nil, fmt.Errorf("client: expected welcome, got %q", m.Type)
 	}
-	c.Player = m.Player
+	c.Player, c.Session, c.ResumeToken = m.Player, m.Session, m.Resume
 	return c, nil
 }
+
+// Resume asks the gateway for the events of hunt after pos (the pos of the
+// last event processed, LastPos after a reconnect). The answer is a
+// "resumed" message: Replayed missed events follow it, or Gap says they are
+// gone (send join for a snapshot).
+func (c *Client) Resume(hunt string, pos int64) error {
+	return c.Send(protocol.ClientMessage{Type: protocol.TypeResume, Hunt: hunt, Pos: pos})
+}
+
+// LastPos is the pos of the last engine event Next returned (0: none).
+func (c *Client) LastPos() int64 { return c.lastPos.Load() }
 
 // Send writes one message.
 func (c *Client) Send(m protocol.ClientMessage) error {
@@ -100,23 +140,30 @@ func (c *Client) SendRaw(b []byte) error {
 func (c *Client) Next(ctx context.Context) (protocol.ServerMessage, error) {
 	select {
 	case m := <-c.in:
-		return m, nil
+		return c.seen(m), nil
 	default:
 	}
 	select {
 	case m := <-c.in:
-		return m, nil
+		return c.seen(m), nil
 	case <-c.closed:
 		// Deliver what arrived before the close first.
 		select {
 		case m := <-c.in:
-			return m, nil
+			return c.seen(m), nil
 		default:
 		}
 		return protocol.ServerMessage{}, c.Err()
 	case <-ctx.Done():
 		return protocol.ServerMessage{}, ctx.Err()
 	}
+}
+
+func (c *Client) seen(m protocol.ServerMessage) protocol.ServerMessage {
+	if m.Pos > 0 && m.Type != protocol.TypeResumed {
+		c.lastPos.Store(m.Pos)
+	}
+	return m
 }
 
 // Done is closed when the connection is.

@@ -15,6 +15,10 @@ const (
 	TypeMove  = "move"
 	TypeLeave = "leave"
 	TypePing  = "ping"
+	// TypeResume is answered by the gateway itself: after a reconnect, it
+	// rejoins the hunt's event stream after the last event the client
+	// processed (Pos) and replays what it missed (see docs/protocol.md).
+	TypeResume = "resume"
 )
 
 // ClientMessage is what a player sends. Seq numbers a player's actions in a
@@ -27,7 +31,8 @@ type ClientMessage struct {
 	Seq  uint64  `json:"seq,omitempty"`
 	Lat  float64 `json:"lat,omitempty"`
 	Lon  float64 `json:"lon,omitempty"`
-	At   int64   `json:"at,omitempty"` // position fix time, unix ms
+	At   int64   `json:"at,omitempty"`  // position fix time, unix ms
+	Pos  int64   `json:"pos,omitempty"` // resume: the pos of the last event processed
 }
 
 // ServerMessage is what a player receives. Results answer one action (by
@@ -46,6 +51,14 @@ type ServerMessage struct {
 	Player  string `json:"player,omitempty"`  // welcome
 	Code    string `json:"code,omitempty"`    // error
 	Message string `json:"message,omitempty"` // error
+	Session string `json:"session,omitempty"` // welcome: the session id to resume
+	Resume  string `json:"resume,omitempty"`  // welcome: the resume token
+	// Pos is stamped by the gateway on every event from the engine: its
+	// position in the hunt's event stream (increasing, never 0). A resuming
+	// client sends back the pos of the last event it processed.
+	Pos      int64 `json:"pos,omitempty"`
+	Gap      bool  `json:"gap,omitempty"`      // resumed: events were lost, join again for a snapshot
+	Replayed int   `json:"replayed,omitempty"` // resumed: how many missed events follow
 }
 
 // Server message types.
@@ -54,6 +67,7 @@ const (
 	TypeResult  = "result"  // the engine's answer to one action
 	TypeError   = "error"   // the gateway refused a message; the connection stays open
 	TypePong    = "pong"
+	TypeResumed = "resumed" // the gateway's answer to resume
 )
 
 // Error codes of TypeError messages.
@@ -64,6 +78,7 @@ const (
 	ErrBadField    = "bad_field"
 	ErrUnavailable = "unavailable"
 	ErrBinary      = "binary_not_supported"
+	ErrRateLimited = "rate_limited"
 )
 
 // ValidationError says why a client message was refused.
@@ -97,10 +112,18 @@ func Decode(b []byte) (ClientMessage, error) {
 			return m, &ValidationError{ErrBadField, "at must be unix milliseconds"}
 		}
 	case TypeLeave:
+	case TypeResume:
+		if !ValidID(m.Hunt) {
+			return m, &ValidationError{ErrBadField, "resume needs a hunt id of 1-64 characters [A-Za-z0-9_-]"}
+		}
+		if m.Pos < 0 {
+			return m, &ValidationError{ErrBadField, "pos must not be negative"}
+		}
+		return m, nil // gateway-only: no seq
 	case "":
 		return m, &ValidationError{ErrUnknownType, "message has no type"}
 	default:
-		return m, &ValidationError{ErrUnknownType, fmt.Sprintf("unknown message type %q (want join, move, leave or ping)", m.Type)}
+		return m, &ValidationError{ErrUnknownType, fmt.Sprintf("unknown message type %q (want join, move, leave, resume or ping)", m.Type)}
 	}
 	if m.Seq == 0 {
 		return m, &ValidationError{ErrBadField, "seq must be a positive integer"}

@@ -1,4 +1,4 @@
-// Package anonymous is the "anonymous" auth plugin for development: every
+// Package anonymous is the "anonymous" (alias "dev") auth plugin for development: every
 // handshake is accepted. A player may choose its id with ?player=ID (so a
 // reconnect resumes the same session); otherwise a random id is assigned.
 // Never use it where players could impersonate each other.
@@ -17,6 +17,8 @@ import (
 
 func init() {
 	plugin.Register(plugin.Info{ID: "veltrix.auth.anonymous", New: func() any { return new(Auth) }})
+	// "dev" is the same plugin under the name the operations docs use.
+	plugin.Register(plugin.Info{ID: "veltrix.auth.dev", New: func() any { return new(Auth) }})
 }
 
 // Auth accepts everyone.
