@@ -11,68 +11,21 @@ import (
 	"github.com/veltrix/veltrix/engine/geo"
 )
 
-// The Lua API of game rules.
+// The Lua API of game rules, implemented here; docs/lua-api.md documents it
+// with examples.
 //
-// A game is a folder of Lua 5.1 scripts run in file-name order. They define
-// global handler functions, which the engine calls with a fresh ctx table:
+// Handlers, called by the engine:
 //
 //	on_join(ctx, player)       a player joins the hunt
 //	on_move(ctx, player, pos)  a position fix: pos = {lat=, lon=, at=} (at: fix time, unix ms)
 //	on_leave(ctx, player)      a player leaves
 //	on_end(ctx)                the hunt ends (time is up, or an operator ended it)
 //
-// A handler the game does not define rejects the action with
-// "unsupported_action". player is the player's session table: {id = <player
-// id>} for a new player, otherwise what the rules stored last time. The rules
-// change it in place and the engine stores it again after the call.
-//
-// ctx fields (read them; assigning them has no effect outside the call):
-//
-//	ctx.hunt    the hunt's static definition (id, name, radius_m,
-//	            max_speed_mps, first_finder_bonus, ends_at, beacons = array of
-//	            {id, name, lat, lon, type, container, difficulty, terrain,
-//	            hint}). Read-only: writing to it raises an error.
-//	ctx.state   the hunt's shared state, {} at first. Change it in place; it is
-//	            stored after the call. Keep it small: it is decoded and encoded
-//	            on every call.
-//	ctx.now     the engine's clock for this action, unix ms (never the wall clock)
-//	ctx.action  {type =, seq =, player =} of the action being applied
-//
-// ctx functions:
-//
-//	ctx.emit(player_id, type, data)   send event type with data (a table or nil) to one player
-//	ctx.broadcast(type, data)         send an event to every player of the hunt
-//	ctx.audit(kind, data [, player])  keep an audit row; player defaults to the acting player
-//	ctx.reject(reason)                reject the action with reason. The handler goes on
-//	                                  (return right after it); its state changes, audit
-//	                                  rows and events still apply.
-//	ctx.end_hunt()                    end the hunt after this action (on_end then runs)
-//	ctx.distance(lat1, lon1, lat2, lon2)  great-circle distance in metres
-//	ctx.near(lat, lon, radius_m)      array of the ctx.hunt.beacons within radius_m of
-//	                                  (lat, lon) by ctx.distance, in ctx.hunt.beacons
-//	                                  order; an index makes it far cheaper than a loop
-//	ctx.random([m [, n]])             like math.random: a float in [0,1), an integer in
-//	                                  [1,m] or in [m,n]; from a generator seeded for this
-//	                                  call, so replays draw the same numbers
-//	ctx.keys(t)                       array of t's keys, numbers first (ascending) then
-//	                                  strings (byte order), for ordered iteration
-//	ctx.log(...)                      write the values to the engine log (like print)
-//
-// Data given to emit, broadcast and audit is copied when the function is
-// called. Tables become JSON: a table whose keys are exactly 1..n is an array,
-// any other table an object with sorted keys (number keys are written as
-// strings and come back as strings), {} for an empty table. Functions, NaN
-// and infinities cannot be encoded. ctx.state and player are encoded the same
-// way after the call.
-//
-// The environment: base (without dofile, load*, require, collectgarbage,
-// getfenv, setfenv), table, string and math; no os, io, debug, coroutine.
-// math.random is ctx.random; math.randomseed raises an error. Strings built by
-// string.rep, string.format, string.gsub and table.concat are capped
-// (Options.MaxStringBytes). Each call has a time budget (Options.Budget).
-// Everything a script creates while loading (globals, library tables, tables
-// and values held by top-level locals) is read-only in handlers: keep all
-// state in ctx.state or the player table.
+// ctx fields: hunt (the definition, read-only), state (the hunt's state),
+// now (the action's time, unix ms), action ({type, seq, player}, read-only).
+// ctx functions: emit, broadcast, audit, reject, end_hunt, distance, near,
+// random, keys, log. player and ctx.state are stored after the call
+// (state.go); event and audit data are JSON-encoded when given.
 
 // ctxMethods are the ctx functions, reached through ctx's protected
 // metatable, so every call shares them and no call can replace them.
@@ -91,31 +44,86 @@ func (r *Runtime) ctxMethods() map[string]glua.LGFunction {
 	}
 }
 
-func (r *Runtime) newCtxMeta() *glua.LTable {
-	api := r.L.NewTable()
-	for name, f := range r.ctxMethods() {
-		api.RawSetString(name, r.L.NewFunction(f))
+// newCtx builds ctx, ctx.action and pos: tables that live as long as the
+// Runtime (building them per call cost more than most handlers).
+//
+// ctx is an empty table whose protected metatable reads from a hidden table
+// of the call's fields (hunt, state, now) and the API functions; the Runtime
+// mirrors that table in Go, so a call only writes the fields that changed.
+// ctx.action is built on first use in a call, read-only. A handler that
+// assigns a field of ctx writes into the empty table, which only shadows
+// the field for the rest of its call: ctx is replaced after such a call
+// (checkCtx). pos is a plain table whose fields are set before each call;
+// it too is replaced after a call that added fields to it.
+func (r *Runtime) newCtx() {
+	L := r.L
+	if r.ctxFields == nil {
+		r.ctxFields = L.NewTable()
+		for name, f := range r.ctxMethods() {
+			r.ctxFields.RawSetString(name, L.NewFunction(f))
+		}
+		for _, k := range []string{"hunt", "state", "now"} {
+			r.ctxFields.RawSetString(k, glua.LFalse)
+		}
+		lazy := L.NewTable()
+		lazy.RawSetString("__index", L.NewFunction(r.luaCtxLazy))
+		r.ctxFields.Metatable = lazy
+		r.ctxMeta = L.NewTable()
+		r.ctxMeta.RawSetString("__index", r.ctxFields)
+		r.ctxMeta.RawSetString("__metatable", glua.LFalse)
+		r.actionReal = L.CreateTable(0, 3)
+		r.actionProxy = r.newProxy(r.actionReal)
+		for _, k := range []string{"type", "seq", "player"} {
+			r.actionReal.RawSetString(k, glua.LFalse)
+		}
 	}
-	mt := r.L.NewTable()
-	mt.RawSetString("__index", api)
-	mt.RawSetString("__metatable", glua.LFalse)
-	return mt
+	r.ctxTable = L.NewTable()
+	r.ctxTable.Metatable = r.ctxMeta
+	r.posTable = L.CreateTable(0, 3)
+	for _, k := range []string{"lat", "lon", "at"} {
+		r.posTable.RawSetString(k, glua.LNumber(0))
+	}
 }
 
-// newCtx builds the ctx table of one call.
-func (r *Runtime) newCtx(c *core.Call, hunt, state *glua.LTable) *glua.LTable {
-	L := r.L
-	action := L.CreateTable(0, 3)
-	action.RawSetString("type", glua.LString(c.Action.Type))
-	action.RawSetString("seq", glua.LNumber(c.Action.Seq))
-	action.RawSetString("player", glua.LString(c.Action.Player))
-	ctx := L.CreateTable(0, 4)
-	ctx.RawSetString("hunt", hunt)
-	ctx.RawSetString("state", state)
-	ctx.RawSetString("now", glua.LNumber(c.Now))
-	ctx.RawSetString("action", action)
-	ctx.Metatable = r.ctxMeta
-	return ctx
+// luaCtxLazy is __index of ctx's hidden fields: ctx.action.
+func (r *Runtime) luaCtxLazy(L *glua.LState) int {
+	if L.Get(2) != glua.LString("action") || !r.inCall {
+		L.Push(glua.LNil)
+		return 1
+	}
+	if r.actionFor != r.call {
+		c := r.call
+		r.actionReal.RawSetString("type", glua.LString(c.Action.Type))
+		r.actionReal.RawSetString("seq", glua.LNumber(c.Action.Seq))
+		r.actionReal.RawSetString("player", glua.LString(c.Action.Player))
+		r.actionFor = c
+	}
+	L.Push(r.actionProxy)
+	return 1
+}
+
+// checkCtx replaces ctx and pos after a call that added fields to them.
+func (r *Runtime) checkCtx() {
+	if !probeOK || len(keySlice(r.ctxTable)) != 0 || arrayLen(r.ctxTable) != 0 || len(keySlice(r.posTable)) != 3 {
+		r.newCtx()
+	}
+	r.actionFor = nil
+}
+
+// setCtx fills ctx for one call, writing only what changed.
+func (r *Runtime) setCtx(c *core.Call, hunt *huntDef, state *glua.LTable) {
+	if r.ctxHunt != hunt.table {
+		r.ctxFields.RawSetString("hunt", hunt.table)
+		r.ctxHunt = hunt.table
+	}
+	if r.ctxState != state {
+		r.ctxFields.RawSetString("state", state)
+		r.ctxState = state
+	}
+	if now := glua.LNumber(c.Now); r.ctxNow != now {
+		r.ctxFields.RawSetString("now", now)
+		r.ctxNow = now
+	}
 }
 
 // hostOnly guards functions that only make sense during a handler call.
@@ -125,7 +133,8 @@ func (r *Runtime) hostOnly(L *glua.LState, name string) {
 	}
 }
 
-// encodeArg encodes argument n (absent or nil: no data).
+// encodeArg encodes argument n (absent or nil: no data), charging the
+// call's budget for the bytes.
 func (r *Runtime) encodeArg(L *glua.LState, n int, fn string) []byte {
 	v := L.Get(n)
 	if v == glua.LNil {
@@ -134,6 +143,12 @@ func (r *Runtime) encodeArg(L *glua.LState, n int, fn string) []byte {
 	b, err := r.enc.encode(v)
 	if err != nil {
 		L.RaiseError("ctx.%s: data: %s", fn, err.Error())
+	}
+	if r.budget.allocate(int64(len(b))) || r.budget.charge(int64(len(b))/32) {
+		r.raiseBudget(L)
+	}
+	if max := r.prog.opts.MaxEventBytes; len(b) > max {
+		L.RaiseError("ctx.%s: data of %d bytes of JSON exceeds the limit of %d", fn, len(b), max)
 	}
 	return b
 }
@@ -194,7 +209,11 @@ func luaDistance(L *glua.LState) int {
 func (r *Runtime) luaNear(L *glua.LState) int {
 	r.hostOnly(L, "near")
 	lat, lon, radius := float64(L.CheckNumber(1)), float64(L.CheckNumber(2)), float64(L.CheckNumber(3))
-	r.nearBuf = r.hunt.near(lat, lon, radius, r.nearBuf[:0])
+	var examined int
+	r.nearBuf, examined = r.hunt.near(lat, lon, radius, r.nearBuf[:0])
+	if r.budget.charge(int64(examined/4+len(r.nearBuf))) || r.budget.allocate(16*int64(len(r.nearBuf))) {
+		r.raiseBudget(L)
+	}
 	out := L.CreateTable(len(r.nearBuf), 0)
 	for _, i := range r.nearBuf {
 		out.Append(r.hunt.beacons[i])
@@ -216,6 +235,9 @@ func (r *Runtime) luaKeys(L *glua.LState) int {
 		default:
 			L.RaiseError("ctx.keys: cannot order a %s key", k.Type())
 		}
+	}
+	if n := int64(len(nums) + len(strs)); r.budget.charge(n) || r.budget.allocate(16*n) {
+		r.raiseBudget(L)
 	}
 	slices.SortFunc(nums, cmp.Compare[float64])
 	slices.Sort(strs)

@@ -7,8 +7,12 @@ import (
 )
 
 // ErrBudget is wrapped by the *ScriptError of a call that ran out of its
-// time budget.
+// instruction budget (or, on a stalled machine, of its time budget).
 var ErrBudget = errors.New("budget exceeded")
+
+// ErrMemory is wrapped by the *ScriptError of a call that would have
+// allocated more than its memory budget, or built a string over the limit.
+var ErrMemory = errors.New("memory budget exceeded")
 
 // ScriptError is a failure of a script: a syntax error at Load (Handler is
 // empty), an error while loading it in NewRuntime (Handler is "load"), or a
@@ -20,7 +24,7 @@ type ScriptError struct {
 	Handler string
 	Msg     string
 	Trace   string // Lua stack traceback, when there is one; for logs
-	err     error  // wrapped sentinel (ErrBudget), if any
+	err     error  // wrapped sentinel (ErrBudget, ErrMemory), if any
 }
 
 // Error reads like "treasurehunt/main.lua:42: on_move: attempt to index a nil value".
@@ -42,7 +46,7 @@ func (e *ScriptError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns ErrBudget for a call over budget.
+// Unwrap returns ErrBudget or ErrMemory for a call over budget.
 func (e *ScriptError) Unwrap() error { return e.err }
 
 // parsePosition moves a leading "<chunk>:<line>: " of Msg (added by the Lua

@@ -121,27 +121,40 @@ func TestErrorValues(t *testing.T) {
 }
 
 func TestBudget(t *testing.T) {
-	for name, body := range map[string]string{
+	bodies := map[string]string{
 		"loop":        `while true do end`,
 		"pcall loop":  `while true do pcall(function() while true do end end) end`,
 		"pcall catch": `local ok = pcall(function() while true do end end) ctx.emit("p1", "escaped")`,
 		"growth":      `local t = {} local i = 0 while true do i = i + 1 t[i] = {i} end`,
 		"string grow": `local s = "" while true do s = s .. "x" if #s > 100000 then s = "" end end`,
-	} {
+	}
+	for name, body := range bodies {
 		t.Run(name, func(t *testing.T) {
-			const budget = 50 * time.Millisecond
-			h := newHostile(t, Options{Budget: budget}, "function on_move(ctx, player, pos) "+body+" end")
-			start := time.Now()
+			// The instruction budget stops it, long before the time limit.
+			h := newHostile(t, Options{MaxInstructions: 100_000, Budget: time.Minute}, "function on_move(ctx, player, pos) "+body+" end")
 			_, err := h.call("on_move")
-			elapsed := time.Since(start)
 			if !errors.Is(err, ErrBudget) {
 				t.Fatalf("err = %v, want ErrBudget", err)
 			}
-			if !strings.Contains(err.Error(), "on_move: budget exceeded") {
+			if !strings.Contains(err.Error(), "on_move: instruction budget exceeded (100000 instructions)") {
 				t.Errorf("message %q", err)
 			}
+			h.ok()
+		})
+	}
+	// The time limit is a backstop for what instructions do not measure.
+	for name, body := range bodies {
+		t.Run("time/"+name, func(t *testing.T) {
+			const budget = 50 * time.Millisecond
+			h := newHostile(t, Options{MaxInstructions: 1 << 50, MaxMemoryBytes: 1 << 40, Budget: budget}, "function on_move(ctx, player, pos) "+body+" end")
+			start := time.Now()
+			_, err := h.call("on_move")
+			elapsed := time.Since(start)
+			if !errors.Is(err, ErrBudget) || !strings.Contains(err.Error(), "on_move: time budget exceeded (50ms)") {
+				t.Fatalf("err = %v, want the time budget", err)
+			}
 			// Generous for -race on a loaded machine; the point is "stopped".
-			if elapsed > 20*budget {
+			if elapsed > 40*budget {
 				t.Errorf("stopped after %v, budget %v", elapsed, budget)
 			}
 			h.ok()
@@ -151,13 +164,13 @@ func TestBudget(t *testing.T) {
 
 func TestBudgetAtLoad(t *testing.T) {
 	dir := scriptDir(t, map[string]string{"main.lua": "while true do end"})
-	p, err := Load(Options{Dir: dir, Budget: 10 * time.Millisecond})
+	p, err := Load(Options{Dir: dir, MaxInstructions: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = NewRuntime(p)
-	if !errors.Is(err, ErrBudget) {
-		t.Fatalf("err = %v, want ErrBudget", err)
+	if !errors.Is(err, ErrBudget) || !strings.Contains(err.Error(), "game/main.lua:1: load: instruction budget exceeded (10000 instructions)") {
+		t.Fatalf("err = %v, want ErrBudget at load, ten times the call budget", err)
 	}
 }
 
@@ -232,21 +245,20 @@ end`)
 
 func TestNoDangerousLibraries(t *testing.T) {
 	for name, body := range map[string]string{
-		"os.execute":     `os.execute("touch /tmp/pwned")`,
-		"io.open":        `io.open("/etc/passwd")`,
-		"require":        `require("os")`,
-		"load":           `load("return 1")`,
-		"loadstring":     `loadstring("return 1")`,
-		"dofile":         `dofile("/etc/passwd")`,
-		"loadfile":       `loadfile("/etc/passwd")`,
-		"debug":          `debug.getinfo(1)`,
-		"setfenv":        `setfenv(1, {})`,
-		"getfenv":        `getfenv(1)`,
-		"collectgarbage": `collectgarbage()`,
-		"coroutine":      `coroutine.create(function() end)`,
-		"string.dump":    `string.dump(on_move)`,
-		"newproxy":       `newproxy(true)`,
-		"randomseed":     `math.randomseed(1)`,
+		"os.execute":  `os.execute("touch /tmp/pwned")`,
+		"io.open":     `io.open("/etc/passwd")`,
+		"require":     `require("os")`,
+		"load":        `load("return 1")`,
+		"loadstring":  `loadstring("return 1")`,
+		"dofile":      `dofile("/etc/passwd")`,
+		"loadfile":    `loadfile("/etc/passwd")`,
+		"debug":       `debug.getinfo(1)`,
+		"setfenv":     `setfenv(1, {})`,
+		"getfenv":     `getfenv(1)`,
+		"coroutine":   `coroutine.create(function() end)`,
+		"string.dump": `string.dump(on_move)`,
+		"newproxy":    `newproxy(true)`,
+		"randomseed":  `math.randomseed(1)`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHostile(t, Options{}, "function on_move(ctx) "+body+" end")
@@ -337,7 +349,6 @@ function on_join(ctx, p)
   p.raw = rawget(ctx.hunt, "id")
   p.unpacked = select("#", unpack(ctx.hunt.beacons))
   p.beacon = ctx.hunt.beacons[3]
-  p.ctxkeys = table.concat(ctx.keys(ctx), ",")
 end`})
 	r := newRuntime(t, Options{Dir: dir})
 	res, err := r.Call(&core.Call{Handler: "on_join", Action: core.Action{Hunt: "h1", Player: "p"}, HuntDef: testHuntDef})
@@ -345,7 +356,7 @@ end`})
 		t.Fatal(err)
 	}
 	want := `{"beacon":{"container":"regular","difficulty":3.5,"hint":"","id":"b3","lat":48.8566,"lon":2.36,"name":"East","terrain":2,"type":"mystery"},` +
-		`"ctxkeys":"action,hunt,now,state","id":"p","ids":"b1,b2,b3","keys":"beacons,ends_at,first_finder_bonus,id,max_speed_mps,name,radius_m",` +
+		`"id":"p","ids":"b1,b2,b3","keys":"beacons,ends_at,first_finder_bonus,id,max_speed_mps,name,radius_m",` +
 		`"len":3,"n":7,"near":"b1,b2,b3","raw":"h1","unpacked":3}`
 	if string(res.Session) != want {
 		t.Errorf("session =\n%s\nwant\n%s", res.Session, want)
@@ -374,7 +385,7 @@ func TestStackStaysBalanced(t *testing.T) {
 
 func TestHostPanicIsRecovered(t *testing.T) {
 	h := newHostile(t, Options{}, `function on_move(ctx) ctx.boom() end`)
-	api := h.r.ctxMeta.RawGetString("__index").(*glua.LTable)
+	api := h.r.ctxFields
 	api.RawSetString("boom", h.r.L.NewFunction(func(*glua.LState) int { panic("kaboom") }))
 	h.fails("kaboom")
 }

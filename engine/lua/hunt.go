@@ -35,6 +35,7 @@ type huntDef struct {
 
 type beaconPos struct {
 	lat, lon float64
+	cosLat   float64
 	idx      int
 }
 
@@ -92,7 +93,7 @@ func (r *Runtime) loadHunt(def []byte) (*huntDef, error) {
 		lat, ok1 := bt.RawGetString("lat").(glua.LNumber)
 		lon, ok2 := bt.RawGetString("lon").(glua.LNumber)
 		if ok1 && ok2 {
-			h.byLat = append(h.byLat, beaconPos{lat: float64(lat), lon: float64(lon), idx: i - 1})
+			h.byLat = append(h.byLat, beaconPos{lat: float64(lat), lon: float64(lon), cosLat: math.Cos(float64(lat) * math.Pi / 180), idx: i - 1})
 		}
 	}
 	slices.SortFunc(h.byLat, func(a, b beaconPos) int { return cmpFloat(a.lat, b.lat) })
@@ -100,22 +101,48 @@ func (r *Runtime) loadHunt(def []byte) (*huntDef, error) {
 }
 
 // near appends to buf the indexes of the beacons within radius metres of
-// (lat, lon), ascending. A great-circle distance is never less than
-// EarthRadius*|dLat| (in radians), so only a latitude band needs the exact
-// test, which uses the same function as ctx.distance.
-func (h *huntDef) near(lat, lon, radius float64, buf []int) []int {
+// (lat, lon), ascending, and returns how many beacons it examined. A
+// great-circle distance is never less than EarthRadius*|dLat| (in radians),
+// so only a latitude band needs a look; in it, the haversine term of the
+// longitude difference (cos φ1 cos φ2 sin²(Δλ/2)) bounds the distance from
+// below too, and sin x ≥ x - x³/6 makes that bound trigonometry-free. What
+// passes both gets the exact test, which uses the same function as
+// ctx.distance, so the answer is the same as testing every beacon.
+func (h *huntDef) near(lat, lon, radius float64, buf []int) ([]int, int) {
 	if h == nil || radius < 0 || math.IsNaN(radius) {
-		return buf
+		return buf, 0
 	}
+	const deg = math.Pi / 180
 	band := radius/geo.EarthRadiusM*180/math.Pi*(1+1e-9) + 1e-9
 	lo := lat - band
+	// hmax: the haversine value of the radius, with a margin for rounding;
+	// meaningless for a radius beyond half the globe.
+	useLon := radius < 0.9*math.Pi*geo.EarthRadiusM
+	s := math.Sin(radius / (2 * geo.EarthRadiusM))
+	hmax := s*s*(1+1e-9) + 1e-18
+	cosLat := math.Cos(lat * deg)
 	i, _ := slices.BinarySearchFunc(h.byLat, lo, func(b beaconPos, t float64) int { return cmpFloat(b.lat, t) })
+	examined := 0
 	for ; i < len(h.byLat) && h.byLat[i].lat <= lat+band; i++ {
-		b := h.byLat[i]
+		b := &h.byLat[i]
+		examined++
+		if useLon {
+			dl := math.Abs(b.lon - lon)
+			if dl > 180 { // the other way round the globe
+				if dl = math.Mod(dl, 360); dl > 180 {
+					dl = 360 - dl
+				}
+			}
+			x := dl * deg / 2     // in [0, π/2]
+			lb := x * (1 - x*x/6) // <= sin x
+			if cosLat*b.cosLat*lb*lb > hmax {
+				continue
+			}
+		}
 		if geo.Distance(lat, lon, b.lat, b.lon) <= radius {
 			buf = append(buf, b.idx)
 		}
 	}
 	slices.Sort(buf)
-	return buf
+	return buf, examined
 }

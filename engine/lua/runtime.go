@@ -2,11 +2,9 @@ package lua
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"time"
 
 	glua "github.com/yuin/gopher-lua"
 
@@ -29,6 +27,9 @@ var handlerArgs = map[string]struct{ player, pos bool }{
 	"on_end":   {},
 }
 
+// Handlers are the handlers the engine may call, in a stable order.
+var Handlers = []string{"on_join", "on_move", "on_leave", "on_end"}
+
 // Runtime is one Lua state running a Program. It implements core.Rules and,
 // like the state it owns, must be used from one goroutine only.
 type Runtime struct {
@@ -40,14 +41,28 @@ type Runtime struct {
 	env        *glua.LTable    // read-only global table
 	roNewIndex *glua.LFunction // marks read-only proxies
 	roLen      *glua.LFunction
+	trackSet   *glua.LFunction // marks tracked state tables (state.go)
+	lazyIndex  *glua.LFunction // __index of tracked tables not decoded yet
 	next       *glua.LFunction
 	ipairsAux  *glua.LFunction
-	ctxMeta    *glua.LTable
 	cells      []cell // long-lived upvalues and the values they must keep
+	modules    map[string]glua.LValue
+	loaded     bool // the scripts have run: require is over
+
+	// ctx, ctx.action and pos are the same tables from call to call; their
+	// fields are set before each call (ctx.go).
+	ctxTable, ctxMeta, ctxFields *glua.LTable
+	ctxHunt, ctxState            *glua.LTable // what ctxFields holds
+	ctxNow                       glua.LNumber
+	actionReal, actionProxy      *glua.LTable
+	actionFor                    *core.Call // the call actionReal was filled for
+	posTable                     *glua.LTable
 
 	hunts   map[huntKey]*huntDef
 	enc     encoder
 	dec     decoder
+	cache   stateCache
+	budget  *budget
 	pcg     *rand.PCG
 	rng     *rand.Rand
 	nearBuf []int
@@ -57,6 +72,7 @@ type Runtime struct {
 	call   *core.Call
 	res    *core.Result
 	hunt   *huntDef
+	roots  [2]*stateRoot // hunt state, session
 	closed bool
 
 	noBudget bool // benchmarks only: measures what the budget costs
@@ -78,14 +94,20 @@ func NewRuntime(p *Program) (*Runtime, error) {
 		prog:     p,
 		L:        L,
 		handlers: make(map[string]*glua.LFunction),
+		modules:  make(map[string]glua.LValue),
 		hunts:    make(map[huntKey]*huntDef),
+		budget:   newBudget(L),
 		pcg:      rand.NewPCG(0, 0),
 	}
+	r.cache.maxBytes = p.opts.CacheBytes
 	r.rng = rand.New(r.pcg)
-	r.dec.L = L
-	r.enc.real = r.realTable
+	r.dec.L, r.dec.r = L, r
+	r.enc.r = r
 	for _, f := range p.files {
 		r.chunks = append(r.chunks, f.name)
+	}
+	for _, m := range p.modules {
+		r.chunks = append(r.chunks, m.SourceName)
 	}
 	if err := r.init(); err != nil {
 		L.Close()
@@ -98,19 +120,24 @@ func (r *Runtime) init() error {
 	if err := r.openSandbox(); err != nil {
 		return fmt.Errorf("lua: open libraries: %w", err)
 	}
-	r.ctxMeta = r.newCtxMeta()
+	r.newCtx()
+	if r.prog.setup != nil {
+		r.prog.setup(r)
+	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*r.prog.opts.Budget)
-	defer cancel()
-	r.L.SetContext(ctx)
+	o := r.prog.opts
+	b := r.budget
+	b.reset(10*o.MaxInstructions, 10*o.MaxMemoryBytes, o.MaxStringBytes, 10*o.Budget)
+	r.L.SetContext(b)
 	defer r.L.RemoveContext()
 	for _, f := range r.prog.files {
 		r.L.Push(r.L.NewFunctionFromProto(f.proto))
-		if err := r.L.PCall(0, 0, nil); err != nil {
+		if err := r.L.PCall(0, 0, nil); err != nil || b.err != nil {
 			r.L.SetTop(0)
-			return r.scriptError(err, ctx.Err() != nil, "load", f.name)
+			return r.scriptError(err, "load", f.name)
 		}
 	}
+	r.loaded = true
 
 	g := r.L.G.Global
 	for name := range handlerArgs {
@@ -128,17 +155,28 @@ func (r *Runtime) init() error {
 	return nil
 }
 
+// Program returns the program the runtime runs.
+func (r *Runtime) Program() *Program { return r.prog }
+
+// Version returns the program's version.
+func (r *Runtime) Version() string { return r.prog.Version() }
+
+// HasHandler reports whether the scripts define the handler.
+func (r *Runtime) HasHandler(name string) bool { return r.handlers[name] != nil }
+
 // Close releases the Lua state. The Runtime cannot be used afterwards.
 func (r *Runtime) Close() {
 	if !r.closed {
 		r.closed = true
+		r.cache.clear()
 		r.L.Close()
 	}
 }
 
 // Call runs c.Handler. A handler the scripts do not define rejects the
 // action with "unsupported_action". A script failure (runtime error, budget
-// exceeded) is returned as a *ScriptError; the Runtime stays usable.
+// exceeded, state that cannot be stored) is returned as a *ScriptError; the
+// Runtime stays usable.
 func (r *Runtime) Call(c *core.Call) (res *core.Result, err error) {
 	if r.closed {
 		return nil, errors.New("lua: runtime is closed")
@@ -149,6 +187,9 @@ func (r *Runtime) Call(c *core.Call) (res *core.Result, err error) {
 		return &core.Result{Reject: "unsupported_action"}, nil
 	}
 	L := r.L
+	hk := stateKey{hunt: c.Action.Hunt}
+	sk := stateKey{hunt: c.Action.Hunt, player: c.Action.Player, session: true}
+	done := false
 	defer func() {
 		// Whatever happened, the next call starts from a clean state.
 		if p := recover(); p != nil {
@@ -156,64 +197,71 @@ func (r *Runtime) Call(c *core.Call) (res *core.Result, err error) {
 			L.RemoveContext()
 			r.restoreCells()
 		}
+		if !done {
+			// The tables may be half modified: decode afresh next time.
+			r.cache.drop(hk)
+			r.cache.drop(sk)
+		}
 		L.SetTop(0)
-		r.inCall, r.call, r.res, r.hunt = false, nil, nil, nil
+		clear(r.enc.adopted)
+		r.checkCtx()
+		r.inCall, r.call, r.res, r.hunt, r.roots = false, nil, nil, nil, [2]*stateRoot{}
 	}()
 
 	hunt, err := r.huntFor(c)
 	if err != nil {
 		return nil, err
 	}
-	state, err := r.decodeObject(c.HuntState, "hunt state")
+	state, err := r.stateFor(hk, c.HuntState, "hunt state")
 	if err != nil {
 		return nil, err
 	}
-	var player *glua.LTable
+	var player *stateRoot
 	if args.player {
-		if player, err = r.decodeObject(c.Session, "session"); err != nil {
+		if player, err = r.stateFor(sk, c.Session, "session"); err != nil {
 			return nil, err
 		}
-		if player.RawGetString("id") == glua.LNil {
-			player.RawSetString("id", glua.LString(c.Action.Player))
+		if player.table.RawGetString("id") == glua.LNil {
+			player.table.RawSetString("id", glua.LString(c.Action.Player))
 		}
 	}
 
 	r.pcg.Seed(c.Seed, c.Seed^0x9e3779b97f4a7c15)
 	r.inCall, r.call, r.res, r.hunt = true, c, &core.Result{}, hunt
+	r.roots = [2]*stateRoot{state, player}
+	r.setCtx(c, hunt, state.table)
 
 	L.Push(fn)
-	L.Push(r.newCtx(c, hunt.table, state))
+	L.Push(r.ctxTable)
 	nargs := 1
 	if args.player {
-		L.Push(player)
+		L.Push(player.table)
 		nargs++
 	}
 	if args.pos {
-		pos := L.CreateTable(0, 3)
-		pos.RawSetString("lat", glua.LNumber(c.Action.Lat))
-		pos.RawSetString("lon", glua.LNumber(c.Action.Lon))
-		pos.RawSetString("at", glua.LNumber(c.Action.At))
-		L.Push(pos)
+		r.posTable.RawSetString("lat", glua.LNumber(c.Action.Lat))
+		r.posTable.RawSetString("lon", glua.LNumber(c.Action.Lon))
+		r.posTable.RawSetString("at", glua.LNumber(c.Action.At))
+		L.Push(r.posTable)
 		nargs++
 	}
 
+	o := r.prog.opts
+	b := r.budget
+	b.reset(o.MaxInstructions, o.MaxMemoryBytes, o.MaxStringBytes, o.Budget)
 	var callErr error
-	expired := false
 	if r.noBudget {
 		callErr = L.PCall(nargs, 0, nil)
 	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), r.prog.opts.Budget)
-		L.SetContext(ctx)
+		L.SetContext(b)
 		callErr = L.PCall(nargs, 0, nil)
-		expired = ctx.Err() != nil
 		L.RemoveContext()
-		cancel()
 	}
 
 	// Restore the top-level locals on every path, failed calls included.
 	cellsChanged := r.restoreCells()
-	if callErr != nil {
-		return nil, r.scriptError(callErr, expired, c.Handler, fn.Proto.SourceName)
+	if callErr != nil || b.err != nil {
+		return nil, r.scriptError(callErr, c.Handler, fn.Proto.SourceName)
 	}
 	if top := L.GetTop(); top != 0 {
 		return nil, &ScriptError{File: fn.Proto.SourceName, Handler: c.Handler,
@@ -225,43 +273,59 @@ func (r *Runtime) Call(c *core.Call) (res *core.Result, err error) {
 	}
 
 	res = r.res
-	if res.HuntState, err = r.encodeChanged(state, c.HuntState); err != nil {
+	if res.HuntState, err = r.storeState(state, c.HuntState); err != nil {
 		return nil, &ScriptError{File: fn.Proto.SourceName, Handler: c.Handler, Msg: "ctx.state: " + err.Error()}
 	}
 	if args.player {
-		if res.Session, err = r.encodeChanged(player, c.Session); err != nil {
+		if res.Session, err = r.storeState(player, c.Session); err != nil {
 			return nil, &ScriptError{File: fn.Proto.SourceName, Handler: c.Handler, Msg: "player: " + err.Error()}
 		}
 	}
+	done = true
 	return res, nil
 }
 
-// decodeObject decodes a JSON object into a fresh table; nil gives {}.
-func (r *Runtime) decodeObject(data []byte, what string) (*glua.LTable, error) {
-	if len(data) == 0 {
-		return r.L.CreateTable(0, 2), nil
+// stateFor returns the tables of a state: the cached ones when data is what
+// they encoded to after the last call, else freshly decoded ones.
+func (r *Runtime) stateFor(k stateKey, data []byte, what string) (*stateRoot, error) {
+	if root := r.cache.get(k, data); root != nil {
+		return root, nil
 	}
-	v, err := r.dec.decode(data)
+	r.cache.drop(k)
+	root, err := r.decodeRoot(k, data)
 	if err != nil {
 		return nil, fmt.Errorf("lua: decode %s: %w", what, err)
 	}
-	t, ok := v.(*glua.LTable)
-	if !ok {
-		return nil, fmt.Errorf("lua: decode %s: a %s, not an object", what, v.Type())
-	}
-	return t, nil
+	return root, nil
 }
 
-// encodeChanged encodes t, or returns nil (unchanged) when the bytes equal old.
-func (r *Runtime) encodeChanged(t *glua.LTable, old []byte) ([]byte, error) {
-	b, err := r.enc.encode(t)
+// storeState encodes a state after a call and keeps its tables for the
+// next one. It returns nil when the bytes equal old (unchanged).
+func (r *Runtime) storeState(root *stateRoot, old []byte) ([]byte, error) {
+	if root.cached && root.unchanged() {
+		return nil, nil // the bytes the cache matched old with
+	}
+	b, canonical, err := r.enc.encodeState(root)
 	if err != nil {
 		return nil, err
 	}
-	if old != nil && bytes.Equal(b, old) {
-		return nil, nil
+	if max := r.prog.opts.MaxStateBytes; len(b) > max {
+		return nil, fmt.Errorf("%d bytes of JSON exceed the limit of %d (keep state small: it is stored on every action)", len(b), max)
 	}
-	return b, nil
+	// The root keeps its own copy: old may alias a buffer of the store.
+	prev := root.bytes
+	if !bytes.Equal(prev, b) {
+		root.bytes = bytes.Clone(b)
+	}
+	if canonical {
+		r.cache.put(root, prev)
+	} else {
+		r.cache.drop(root.key)
+	}
+	if old != nil && bytes.Equal(root.bytes, old) {
+		return nil, nil // unchanged
+	}
+	return root.bytes, nil // never written to: the next encoding makes a new slice
 }
 
 // restoreCells puts back the values of the scripts' top-level locals that
@@ -279,9 +343,13 @@ func (r *Runtime) restoreCells() bool {
 	return changed
 }
 
-// expired tells that the call's budget had run out when it failed.
-func (r *Runtime) scriptError(err error, expired bool, handler, file string) error {
-	se := &ScriptError{File: file, Handler: handler, Msg: err.Error()}
+// scriptError turns what PCall returned into a *ScriptError; a call stopped
+// by its budget says so whatever error the script raised afterwards.
+func (r *Runtime) scriptError(err error, handler, file string) error {
+	se := &ScriptError{File: file, Handler: handler}
+	if err != nil {
+		se.Msg = err.Error()
+	}
 	var aerr *glua.ApiError
 	if errors.As(err, &aerr) {
 		se.Trace = aerr.StackTrace
@@ -297,19 +365,27 @@ func (r *Runtime) scriptError(err error, expired bool, handler, file string) err
 		}
 	}
 	se.parsePosition(r.chunks)
-	if expired {
-		// The VM raises the context error at whichever instruction it had
+	if be := r.budget.err; be != nil {
+		// The VM raises the budget error at whichever instruction it had
 		// reached; pcall in the script may even have caught it. Either way
-		// the call ran out of time.
-		se.Msg = fmt.Sprintf("budget exceeded (%s)", budgetOf(handler, r.prog.opts.Budget))
-		se.err = ErrBudget
+		// the call ran out of budget.
+		if !budgetPosition(err, be) {
+			se.Line = 0
+		}
+		se.Msg = be.msg
+		se.err = be.sentinel
 	}
 	return se
 }
 
-func budgetOf(handler string, b time.Duration) time.Duration {
-	if handler == "load" {
-		return 10 * b
+// budgetPosition reports whether err is the budget error itself, raised by
+// the VM at a position in the script (else the position is not where the
+// budget ran out).
+func budgetPosition(err error, be *budgetError) bool {
+	var aerr *glua.ApiError
+	if !errors.As(err, &aerr) {
+		return false
 	}
-	return b
+	s, ok := aerr.Object.(glua.LString)
+	return ok && bytes.HasSuffix([]byte(s), []byte(be.msg))
 }

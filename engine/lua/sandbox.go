@@ -7,24 +7,30 @@ import (
 	"strings"
 
 	glua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/pm"
 )
 
 // The sandbox: which libraries scripts get, and how what they built at load
 // time is made read-only.
 //
-// Only base, table, string and math are opened. From base, these are removed
-// because they reach the file system, load code at run time or break
-// isolation: dofile, loadfile, load, loadstring, require, module,
-// collectgarbage, getfenv, setfenv, newproxy, _printregs. print goes to
+// Only base, table, string and math are opened, plus a small os with the
+// action's time (os.time, os.date, os.difftime; osdate.go). Functions that
+// reach the file system, load code at run time or break isolation are
+// replaced by stubs that raise an error naming what is not available:
+// dofile, loadfile, load, loadstring, module, getfenv, setfenv, newproxy,
+// string.dump, the rest of os, and the io, debug and package libraries.
+// require only finds the game's own modules (lib/*.lua), while the scripts
+// load. collectgarbage does nothing and returns 0. print goes to
 // Options.Log. math.random is the per-call seeded generator and
-// math.randomseed raises an error.
+// math.randomseed raises an error. tostring of a table or function is
+// "table" or "function", never an address, so it can be stored.
 //
 // Read-only tables are proxies: an empty table whose protected metatable
 // forwards reads (__index, __len) to the real table and refuses writes
-// (__newindex). The real table is never handed to scripts: pairs, ipairs,
-// next, rawget, unpack, table.concat, table.getn and table.maxn read through
-// proxies, and rawset, table.insert, table.remove and table.sort refuse them.
+// (__newindex). Tracked tables (state.go) are proxies too, whose writes go
+// through a host function. The real table is never handed to scripts:
+// pairs, ipairs, next, rawget, unpack, table.concat, table.getn and
+// table.maxn read through proxies; rawset, table.insert, table.remove and
+// table.sort write through tracked proxies and refuse read-only ones.
 
 // stdlibs are opened in this order.
 var stdlibs = []struct {
@@ -37,9 +43,27 @@ var stdlibs = []struct {
 	{glua.MathLibName, glua.OpenMath},
 }
 
-var removedGlobals = []string{
-	"dofile", "loadfile", "load", "loadstring", "require", "module",
-	"collectgarbage", "getfenv", "setfenv", "newproxy", "_printregs",
+// unavailable lists the stubbed globals and why each is missing.
+var unavailable = map[string]string{
+	"dofile":     "scripts cannot read files",
+	"loadfile":   "scripts cannot read files",
+	"load":       "scripts cannot compile code at run time (put it in a file of the game)",
+	"loadstring": "scripts cannot compile code at run time (put it in a file of the game)",
+	"module":     "use require with the game's own modules (lib/*.lua)",
+	"getfenv":    "function environments are fixed",
+	"setfenv":    "function environments are fixed",
+	"newproxy":   "userdata cannot be created",
+	"_printregs": "it is a debugging aid of the interpreter",
+}
+
+// unavailableLibs are libraries replaced by a table whose every field
+// raises an error.
+var unavailableLibs = map[string]string{
+	"io":        "scripts have no file access",
+	"debug":     "the debug library is not available to game scripts",
+	"package":   "use require with the game's own modules (lib/*.lua)",
+	"coroutine": "coroutines are not available to game scripts",
+	"channel":   "channels are not available to game scripts",
 }
 
 // openSandbox opens the allowed libraries and installs the wrappers.
@@ -53,11 +77,16 @@ func (r *Runtime) openSandbox() error {
 		}
 	}
 	g := L.G.Global
-	for _, name := range removedGlobals {
-		g.RawSetString(name, glua.LNil)
+	for name, why := range unavailable {
+		g.RawSetString(name, r.stub(name, why))
+	}
+	for name, why := range unavailableLibs {
+		g.RawSetString(name, r.stubLib(name, why))
 	}
 	r.roNewIndex = L.NewFunction(r.luaReadOnlyWrite)
 	r.roLen = L.NewFunction(r.luaReadOnlyLen)
+	r.trackSet = L.NewFunction(r.luaTrackedSet)
+	r.lazyIndex = L.NewFunction(r.luaLazyIndex)
 
 	gfn := func(t *glua.LTable, name string) glua.LGFunction {
 		if f, ok := t.RawGetString(name).(*glua.LFunction); ok && f.IsG {
@@ -68,22 +97,31 @@ func (r *Runtime) openSandbox() error {
 	set := func(t *glua.LTable, name string, f glua.LGFunction) { t.RawSetString(name, L.NewFunction(f)) }
 
 	// Base: proxy-aware iteration and raw access.
-	next := gfn(g, "next")
 	rawget := gfn(g, "rawget")
 	unpack := gfn(g, "unpack")
-	rawset := gfn(g, "rawset")
-	if next == nil || rawget == nil || unpack == nil || rawset == nil {
-		return errors.New("base library lacks next, rawget, rawset or unpack")
+	if rawget == nil || unpack == nil {
+		return errors.New("base library lacks rawget or unpack")
 	}
-	r.next = L.NewFunction(r.throughProxy(next))
+	r.next = L.NewFunction(r.luaNext)
 	g.RawSetString("next", r.next)
 	r.ipairsAux = L.NewFunction(r.luaIpairsAux)
 	set(g, "pairs", r.luaPairs)
 	set(g, "ipairs", r.luaIpairs)
 	set(g, "rawget", r.throughProxy(rawget))
 	set(g, "unpack", r.throughProxy(unpack))
-	set(g, "rawset", r.refuseProxy(rawset, "rawset"))
+	set(g, "rawset", r.luaRawset)
 	set(g, "print", r.luaLog)
+	set(g, "tostring", r.luaTostring)
+	for _, name := range []string{"error", "assert"} {
+		if f := gfn(g, name); f != nil {
+			set(g, name, r.chargeMessage(f, name))
+		}
+	}
+	set(g, "require", r.luaRequire)
+	set(g, "collectgarbage", func(L *glua.LState) int {
+		L.Push(glua.LNumber(0)) // memory is the engine's business
+		return 1
+	})
 
 	tbl, ok1 := g.RawGetString("table").(*glua.LTable)
 	str, ok2 := g.RawGetString("string").(*glua.LTable)
@@ -91,11 +129,13 @@ func (r *Runtime) openSandbox() error {
 	if !ok1 || !ok2 || !ok3 {
 		return errors.New("table, string or math library missing")
 	}
-	for _, name := range []string{"insert", "remove", "sort"} {
-		if f := gfn(tbl, name); f != nil {
-			set(tbl, name, r.refuseProxy(f, "table."+name))
-		}
+	insert, remove, sort := gfn(tbl, "insert"), gfn(tbl, "remove"), gfn(tbl, "sort")
+	if insert == nil || remove == nil || sort == nil {
+		return errors.New("table library lacks insert, remove or sort")
 	}
+	set(tbl, "insert", r.tableWrite(insert, "table.insert", true))
+	set(tbl, "remove", r.tableWrite(remove, "table.remove", false))
+	set(tbl, "sort", r.tableWrite(sort, "table.sort", false))
 	for _, name := range []string{"getn", "maxn"} {
 		if f := gfn(tbl, name); f != nil {
 			set(tbl, name, r.throughProxy(f))
@@ -110,29 +150,70 @@ func (r *Runtime) openSandbox() error {
 	set(str, "format", r.checkFormat(format))
 	set(str, "rep", r.luaRep)
 	set(str, "gsub", r.luaGsub)
-	str.RawSetString("dump", glua.LNil)
+	set(str, "find", r.luaFind)
+	set(str, "match", r.luaMatch)
+	set(str, "gmatch", r.luaGmatch)
+	str.RawSetString("gfind", str.RawGetString("gmatch"))
+	for _, name := range []string{"upper", "lower", "reverse"} {
+		if f := gfn(str, name); f != nil {
+			set(str, name, r.sized(f, "string."+name))
+		}
+	}
+	str.RawSetString("dump", r.stub("string.dump", "compiled code cannot be inspected"))
 
 	set(mth, "random", r.luaRandom)
 	set(mth, "randomseed", func(L *glua.LState) int {
 		L.RaiseError("math.randomseed is not available: math.random and ctx.random are seeded by the engine for each call")
 		return 0
 	})
+	g.RawSetString("os", r.osLib())
 	return nil
 }
 
-// realTable returns the table a read-only proxy stands for, or t itself.
+// stub is a function that raises "<name> is not available: <why>".
+func (r *Runtime) stub(name, why string) *glua.LFunction {
+	return r.L.NewFunction(func(L *glua.LState) int {
+		L.RaiseError("%s is not available: %s", name, why)
+		return 0
+	})
+}
+
+// stubLib is a library table whose every field raises an error.
+func (r *Runtime) stubLib(name, why string) *glua.LTable {
+	t := r.L.NewTable()
+	mt := r.L.NewTable()
+	mt.RawSetString("__index", r.L.NewFunction(func(L *glua.LState) int {
+		L.RaiseError("%s.%s is not available: %s", name, L.ToStringMeta(L.Get(2)).String(), why)
+		return 0
+	}))
+	t.Metatable = mt
+	return t
+}
+
+// realTable returns the table a read-only or tracked proxy stands for, or
+// t itself.
 func (r *Runtime) realTable(t *glua.LTable) *glua.LTable {
 	mt, ok := t.Metatable.(*glua.LTable)
-	if !ok || mt.RawGetString("__newindex") != r.roNewIndex {
+	if !ok {
+		return t
+	}
+	if ni := mt.RawGetString("__newindex"); ni != r.roNewIndex && ni != r.trackSet {
 		return t
 	}
 	if real, ok := mt.RawGetString("__index").(*glua.LTable); ok {
 		return real
 	}
+	if rec := r.trackedOf(t); rec != nil {
+		return r.realOf(rec) // a lazy state table
+	}
 	return t
 }
 
-func (r *Runtime) isProxy(t *glua.LTable) bool { return r.realTable(t) != t }
+// isReadOnly reports whether t is a read-only proxy.
+func (r *Runtime) isReadOnly(t *glua.LTable) bool {
+	mt, ok := t.Metatable.(*glua.LTable)
+	return ok && mt.RawGetString("__newindex") == r.roNewIndex
+}
 
 // newProxy makes a read-only view of real.
 func (r *Runtime) newProxy(real *glua.LTable) *glua.LTable {
@@ -147,7 +228,8 @@ func (r *Runtime) newProxy(real *glua.LTable) *glua.LTable {
 }
 
 func (r *Runtime) luaReadOnlyWrite(L *glua.LState) int {
-	if L.Get(1) == r.env {
+	switch L.Get(1) {
+	case r.env:
 		L.RaiseError("cannot assign global %s: globals are read-only in handlers (keep state in ctx.state or the player table)", glua.LVAsString(L.Get(2)))
 	}
 	L.RaiseError("attempt to modify a read-only table")
@@ -173,15 +255,76 @@ func (r *Runtime) throughProxy(f glua.LGFunction) glua.LGFunction {
 	}
 }
 
-// refuseProxy wraps f, which writes its first argument raw, so that it
-// refuses read-only tables.
-func (r *Runtime) refuseProxy(f glua.LGFunction, name string) glua.LGFunction {
+// tableWrite wraps table.insert, table.remove or table.sort: read-only
+// tables are refused, a tracked table is changed through its real table and
+// marked dirty, and an insert position far past the end is refused before
+// gopher-lua fills the gap.
+func (r *Runtime) tableWrite(f glua.LGFunction, name string, insert bool) glua.LGFunction {
 	return func(L *glua.LState) int {
-		if t, ok := L.Get(1).(*glua.LTable); ok && r.isProxy(t) {
+		t, ok := L.Get(1).(*glua.LTable)
+		if !ok {
+			return f(L)
+		}
+		if r.isReadOnly(t) {
 			L.RaiseError("%s: attempt to modify a read-only table", name)
 		}
+		real, rec := t, r.trackedOf(t)
+		if rec != nil {
+			real = r.realOf(rec)
+		}
+		if insert && L.GetTop() >= 3 {
+			if r.budget.arrayWrite(real, float64(L.CheckNumber(2))) {
+				L.RaiseError("%s", r.budget.err.msg)
+			}
+		}
+		if n := int64(real.Len()); r.budget.charge(n / 8) {
+			L.RaiseError("%s", r.budget.err.msg)
+		}
+		if rec == nil {
+			return f(L)
+		}
+		L.Replace(1, real)
+		rec.sorted = nil
+		rec.markDirty()
 		return f(L)
 	}
+}
+
+// luaRawset is rawset: through tracked tables, refused on read-only ones.
+func (r *Runtime) luaRawset(L *glua.LState) int {
+	t := L.CheckTable(1)
+	k, v := L.CheckAny(2), L.CheckAny(3)
+	if r.isReadOnly(t) {
+		L.RaiseError("rawset: attempt to modify a read-only table")
+	}
+	if rec := r.trackedOf(t); rec != nil {
+		r.trackedWrite(L, rec, k, v)
+	} else {
+		if n, ok := k.(glua.LNumber); ok && r.budget.arrayWrite(t, float64(n)) {
+			L.RaiseError("%s", r.budget.err.msg)
+		}
+		L.RawSet(t, k, v)
+	}
+	L.SetTop(1)
+	return 1
+}
+
+// luaNext is next: in key order over tracked tables and state roots (see
+// state.go), in the table's own order otherwise.
+func (r *Runtime) luaNext(L *glua.LState) int {
+	t := L.CheckTable(1)
+	k := L.Get(2)
+	if n, ok := r.stateNext(L, t, k); ok {
+		return n
+	}
+	nk, nv := r.realTable(t).Next(k)
+	if nk == glua.LNil {
+		L.Push(glua.LNil)
+		return 1
+	}
+	L.Push(nk)
+	L.Push(nv)
+	return 2
 }
 
 func (r *Runtime) luaPairs(L *glua.LState) int {
@@ -212,8 +355,48 @@ func (r *Runtime) luaIpairsAux(L *glua.LState) int {
 	return 2
 }
 
+// chargeMessage wraps error or assert: the message is copied into the error,
+// so a loop raising a huge message would allocate without bound.
+func (r *Runtime) chargeMessage(f glua.LGFunction, name string) glua.LGFunction {
+	n := 1
+	if name == "assert" {
+		n = 2
+	}
+	return func(L *glua.LState) int {
+		if s, ok := L.Get(n).(glua.LString); ok && r.budget.str(int64(len(s)), name) {
+			r.raiseBudget(L)
+		}
+		return f(L)
+	}
+}
+
+// luaTostring is tostring without addresses: they differ from run to run,
+// and a script may store what tostring returns.
+func (r *Runtime) luaTostring(L *glua.LState) int {
+	L.Push(glua.LString(r.tostring(L, L.CheckAny(1))))
+	return 1
+}
+
+func (r *Runtime) tostring(L *glua.LState, v glua.LValue) string {
+	switch v := v.(type) {
+	case glua.LString:
+		return string(v)
+	case glua.LNumber, glua.LBool, *glua.LNilType:
+		return v.String()
+	}
+	if L.GetMetaField(v, "__tostring") != glua.LNil {
+		return L.ToStringMeta(v).String()
+	}
+	return v.Type().String()
+}
+
 // String builders with a size cap: without it one call can allocate
-// gigabytes in a single VM instruction, which no time budget can stop.
+// gigabytes in a single VM instruction, which no instruction budget can
+// stop. What they build is charged to the call's memory budget.
+
+func (r *Runtime) raiseBudget(L *glua.LState) {
+	L.RaiseError("%s", r.budget.err.msg)
+}
 
 func (r *Runtime) luaRep(L *glua.LState) int {
 	s := L.CheckString(1)
@@ -223,10 +406,24 @@ func (r *Runtime) luaRep(L *glua.LState) int {
 		return 1
 	}
 	if n > int64(r.prog.opts.MaxStringBytes/len(s)) {
-		L.RaiseError("string.rep: result would exceed %d bytes", r.prog.opts.MaxStringBytes)
+		r.budget.fail(ErrMemory, "string.rep: a string of %d bytes exceeds the limit of %d", n*int64(len(s)), r.prog.opts.MaxStringBytes)
+		r.raiseBudget(L)
+	}
+	if r.budget.str(n*int64(len(s)), "string.rep") {
+		r.raiseBudget(L)
 	}
 	L.Push(glua.LString(strings.Repeat(s, int(n))))
 	return 1
+}
+
+// sized wraps a string function whose result is as long as its argument.
+func (r *Runtime) sized(f glua.LGFunction, name string) glua.LGFunction {
+	return func(L *glua.LState) int {
+		if r.budget.str(int64(len(L.CheckString(1))), name) {
+			r.raiseBudget(L)
+		}
+		return f(L)
+	}
 }
 
 func (r *Runtime) luaConcat(L *glua.LState) int {
@@ -243,20 +440,25 @@ func (r *Runtime) luaConcat(L *glua.LState) int {
 		}
 		s := glua.LVAsString(v)
 		if b.Len()+len(s)+len(sep) > limit {
-			L.RaiseError("table.concat: result would exceed %d bytes", limit)
+			r.budget.fail(ErrMemory, "table.concat: a string of more than %d bytes exceeds the limit", limit)
+			r.raiseBudget(L)
 		}
 		if k > i {
 			b.WriteString(sep)
 		}
 		b.WriteString(s)
 	}
+	if r.budget.str(int64(b.Len()), "table.concat") || r.budget.charge(int64(j-i+1)/8) {
+		r.raiseBudget(L)
+	}
 	L.Push(glua.LString(b.String()))
 	return 1
 }
 
 // checkFormat validates a string.format pattern the way Lua 5.1 does (width
-// and precision of at most two digits, known conversions) and bounds the
-// result before gopher-lua hands it to fmt.Sprintf.
+// and precision of at most two digits, known conversions), bounds the
+// result before gopher-lua hands it to fmt.Sprintf, and formats tables and
+// functions given to %s without their address.
 func (r *Runtime) checkFormat(format glua.LGFunction) glua.LGFunction {
 	return func(L *glua.LState) int {
 		f := L.CheckString(1)
@@ -292,112 +494,30 @@ func (r *Runtime) checkFormat(format glua.LGFunction) glua.LGFunction {
 			}
 			specs++
 			arg := L.Get(specs + 1)
+			if f[i] == 's' || f[i] == 'q' {
+				switch arg.(type) {
+				case glua.LString, glua.LNumber:
+				default:
+					if specs+1 <= L.GetTop() {
+						arg = glua.LString(r.tostring(L, arg))
+						L.Replace(specs+1, arg)
+					}
+				}
+			}
 			if s, ok := arg.(glua.LString); ok {
 				size += 2*len(s) + 2 // %q may escape every byte
 			}
 			size += 100 + 2*99 // room for the widest number or padding
 		}
 		if size > r.prog.opts.MaxStringBytes {
-			L.RaiseError("string.format: result may exceed %d bytes", r.prog.opts.MaxStringBytes)
+			r.budget.fail(ErrMemory, "string.format: the result may exceed the limit of %d bytes", r.prog.opts.MaxStringBytes)
+			r.raiseBudget(L)
+		}
+		if r.budget.str(int64(size), "string.format") {
+			r.raiseBudget(L)
 		}
 		return format(L)
 	}
-}
-
-// luaGsub is string.gsub rebuilt on gopher-lua's pattern matcher: the
-// original copies the whole string for every replacement (quadratic) and has
-// no size cap.
-func (r *Runtime) luaGsub(L *glua.LState) int {
-	str := L.CheckString(1)
-	pat := L.CheckString(2)
-	L.CheckTypes(3, glua.LTString, glua.LTTable, glua.LTFunction)
-	repl := L.Get(3)
-	limit := L.OptInt(4, -1)
-	matches, err := pm.Find(pat, []byte(str), 0, limit)
-	if err != nil {
-		L.RaiseError("string.gsub: %s", err.Error())
-	}
-	maxLen := r.prog.opts.MaxStringBytes
-	var b strings.Builder
-	last := 0
-	grow := func(s string) {
-		if b.Len()+len(s) > maxLen {
-			L.RaiseError("string.gsub: result would exceed %d bytes", maxLen)
-		}
-		b.WriteString(s)
-	}
-	for _, m := range matches {
-		start, end := m.Capture(0), m.Capture(1)
-		grow(str[last:start])
-		last = end
-		whole := str[start:end]
-		var out glua.LValue
-		switch repl := repl.(type) {
-		case glua.LString:
-			grow(expandRepl(L, string(repl), m, str))
-			continue
-		case *glua.LTable:
-			out = L.GetTable(repl, captureValue(L, m, str, 1))
-		case *glua.LFunction:
-			L.Push(repl)
-			n := max(1, m.CaptureLength()/2-1)
-			for c := 1; c <= n; c++ {
-				L.Push(captureValue(L, m, str, c))
-			}
-			L.Call(n, 1)
-			out = L.Get(-1)
-			L.Pop(1)
-		}
-		switch {
-		case glua.LVIsFalse(out):
-			grow(whole) // false or nil keeps the match
-		case glua.LVCanConvToString(out):
-			grow(glua.LVAsString(out))
-		default:
-			L.RaiseError("string.gsub: invalid replacement value (a %s)", out.Type())
-		}
-	}
-	grow(str[last:])
-	L.Push(glua.LString(b.String()))
-	L.Push(glua.LNumber(len(matches)))
-	return 2
-}
-
-// captureValue returns capture c (1-based) of m; with no captures, capture 1
-// is the whole match. Position captures are numbers.
-func captureValue(L *glua.LState, m *pm.MatchData, str string, c int) glua.LValue {
-	idx := 2 * c
-	if c == 0 || (c == 1 && m.CaptureLength() == 2) {
-		idx = 0
-	} else if idx >= m.CaptureLength() {
-		L.RaiseError("string.gsub: invalid capture index %%%d", c)
-	}
-	if m.IsPosCapture(idx) {
-		return glua.LNumber(m.Capture(idx))
-	}
-	return glua.LString(str[m.Capture(idx):m.Capture(idx+1)])
-}
-
-// expandRepl expands %0-%9 and %% in a gsub replacement string.
-func expandRepl(L *glua.LState, repl string, m *pm.MatchData, str string) string {
-	if strings.IndexByte(repl, '%') < 0 {
-		return repl
-	}
-	var b strings.Builder
-	for i := 0; i < len(repl); i++ {
-		c := repl[i]
-		if c != '%' || i+1 == len(repl) {
-			b.WriteByte(c)
-			continue
-		}
-		i++
-		if d := repl[i]; d >= '0' && d <= '9' {
-			b.WriteString(glua.LVAsString(captureValue(L, m, str, int(d-'0'))))
-		} else {
-			b.WriteByte(d)
-		}
-	}
-	return b.String()
 }
 
 // luaRandom is math.random and ctx.random: Lua 5.1 semantics over the
@@ -428,6 +548,38 @@ func (r *Runtime) luaRandom(L *glua.LState) int {
 	default:
 		L.RaiseError("wrong number of arguments")
 	}
+	return 1
+}
+
+// luaRequire returns a module of the game (lib/<name>.lua): its chunk runs
+// once, while the scripts load, and what it returns is kept.
+func (r *Runtime) luaRequire(L *glua.LState) int {
+	name := L.CheckString(1)
+	if r.loaded {
+		L.RaiseError("require(%q): modules can only be required while the scripts load (at the top of a file)", name)
+	}
+	if v, ok := r.modules[name]; ok {
+		if v == nil {
+			L.RaiseError("require(%q): a module requires itself (directly or through others)", name)
+		}
+		L.Push(v)
+		return 1
+	}
+	proto, ok := r.prog.modules[name]
+	if !ok {
+		L.RaiseError("require(%q): no module %s in the game's lib folder (only the game's own modules can be required)", name, moduleFile(name))
+	}
+	r.modules[name] = nil // loading
+	L.Push(L.NewFunctionFromProto(proto))
+	L.Push(glua.LString(name))
+	L.Call(1, 1)
+	v := L.Get(-1)
+	L.Pop(1)
+	if v == glua.LNil {
+		v = glua.LTrue
+	}
+	r.modules[name] = v
+	L.Push(v)
 	return 1
 }
 
@@ -468,7 +620,7 @@ func (f *freezer) table(t *glua.LTable) (*glua.LTable, error) {
 	if p, ok := f.tables[t]; ok {
 		return p, nil
 	}
-	if f.r.isProxy(t) {
+	if f.r.isReadOnly(t) {
 		return t, nil
 	}
 	p := f.r.newProxy(t)

@@ -19,6 +19,7 @@ package plugin
 
 import (
 	"fmt"
+	"log/slog"
 	"regexp"
 	"sort"
 	"strings"
@@ -113,6 +114,8 @@ type Context struct {
 	BaseDir string
 	// DataDir is the process's data directory.
 	DataDir string
+	// Log is the process's logger (nil: slog.Default()).
+	Log *slog.Logger
 }
 
 // Load creates module ns.name, decodes its config with decode (which must be

@@ -1,7 +1,7 @@
--- Treasure hunt rules. The Lua API (ctx, handlers) is described in
--- engine/lua/ctx.go.
+-- Treasure hunt rules. The Lua API (ctx, handlers, the sandbox, the budgets)
+-- is described in docs/lua-api.md; the rules' tests are rules_test.lua.
 --
--- Hunt state (ctx.state), kept small because it is decoded on every call:
+-- Hunt state (ctx.state), kept small because it is stored on every action:
 --   players  number of players who ever joined
 --   first    beacon id -> id of the player who found it first
 --   top      leaderboard: at most TOP_N {player=, score=}, best first
@@ -111,11 +111,14 @@ function on_move(ctx, player, pos)
   player.last_seen = ctx.now
 
   -- ctx.near returns the beacons within the radius in definition order: the
-  -- same as testing every beacon with ctx.distance, but indexed.
+  -- same as testing every beacon with ctx.distance, but indexed. (A numeric
+  -- loop: on most moves nothing is near, and ipairs would cost two calls.)
   local state = ctx.state
   local found = player.found
   local discovered = false
-  for _, b in ipairs(ctx.near(pos.lat, pos.lon, hunt.radius_m or 0)) do
+  local near = ctx.near(pos.lat, pos.lon, hunt.radius_m or 0)
+  for i = 1, #near do
+    local b = near[i]
     if found[b.id] == nil then
       local points = floor(10 * (b.difficulty or 1) + 5 * (b.terrain or 1) + 0.5)
       local first = state.first or {}
