@@ -15,7 +15,7 @@ require (
 	github.com/knadh/koanf/providers/file v1.2.1 // indirect
 	github.com/knadh/koanf/v2 v2.4.1 // indirect
 	github.com/linxGnu/grocksdb v1.7.15 // indirect
-	github.com/lxzan/gws v1.10.2 // indirect
+	github.com/lxzan/gws v1.10.2 // pinned (v1.10.x): engine/gateway relies on its upgrader, parallel mode and close handling
 	github.com/mitchellh/copystructure v1.2.0 // indirect
 	github.com/mitchellh/reflectwalk v1.0.2 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect

@@ -5,6 +5,8 @@
 //	veltrix gateway  [--config FILE] [--set key=value]...   the gateway tier only
 //	veltrix hunt import --gpx FILE [--out HUNT.yaml] [--id ID] [--name NAME] [--radius M]
 //	veltrix replay   --gpx TRACK --url ws://HOST:PORT/ws [--hunt ID] [--speed N] [--player ID]
+//	veltrix audit    --hunt H [--player P] [--since T] [--until T] [--admin URL | --from-export DIR | --path DIR]
+//	veltrix stores stats [--exact] [--admin URL]
 package main
 
 import (
@@ -140,6 +142,9 @@ func serve(args []string, roles app.Roles, stdout, stderr io.Writer) error {
 	}
 	if roles.Engine {
 		fmt.Fprintf(stdout, "veltrix %s: sessions %s, audit %s\n", name, cfg.Engine.Sessions.Path, cfg.Engine.Audit.Path)
+	}
+	if addr := a.AdminAddr(); addr != "" {
+		fmt.Fprintf(stdout, "veltrix %s: admin http://%s (metrics, /audit, /stores, /scripts)\n", name, addr)
 	}
 	fmt.Fprintf(stdout, "veltrix %s: press Ctrl-C to stop\n", name)
 	var runErr error

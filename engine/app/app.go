@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/veltrix/veltrix/engine/admin"
@@ -60,6 +61,8 @@ type App struct {
 	sessions  *store.Sessions
 	audit     *store.Audit
 	runner    *runner.Runner
+	clock     store.Clock    // see WithClock
+	exporter  *auditExporter // nil without an audit sink
 	cancel    context.CancelFunc
 	engineWG  sync.WaitGroup
 	once      sync.Once
@@ -67,21 +70,24 @@ type App struct {
 }
 
 // Start starts the roles' parts. On error everything started is stopped.
-func Start(ctx context.Context, cfg *config.Config, roles Roles, log *slog.Logger) (_ *App, err error) {
+func Start(ctx context.Context, cfg *config.Config, roles Roles, log *slog.Logger, opts ...Option) (_ *App, err error) {
 	if !roles.Gateway && !roles.Engine {
 		return nil, errors.New("app: no role to run")
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	a := &App{cfg: cfg, log: log, errc: make(chan error, 2)}
+	a := &App{cfg: cfg, log: log, errc: make(chan error, 2), clock: store.SystemClock{}}
+	for _, o := range opts {
+		o(a)
+	}
 	defer func() {
 		if err != nil {
 			_ = a.Close(context.Background())
 		}
 	}()
 	base, _ := os.Getwd()
-	pctx := plugin.Context{BaseDir: base, DataDir: cfg.DataDir}
+	pctx := plugin.Context{BaseDir: base, DataDir: cfg.DataDir, Log: log}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("app: data dir: %w", err)
 	}
@@ -153,16 +159,10 @@ func (a *App) ensureTopics(ctx context.Context) error {
 func (a *App) startEngine(pctx plugin.Context) error {
 	cfg := a.cfg
 	var err error
-	a.sessions, err = store.OpenSessions(store.SessionsOptions{Path: cfg.Engine.Sessions.Path, Sync: cfg.Engine.Sessions.Sync})
-	if err != nil {
-		return fmt.Errorf("engine: sessions store: %w", err)
+	// Both stores open side by side; see engine_admin.go.
+	if err := a.openStores(); err != nil {
+		return err
 	}
-	a.cleanups = append(a.cleanups, a.sessions.Close)
-	a.audit, err = store.OpenAudit(store.AuditOptions{Path: cfg.Engine.Audit.Path, TTL: cfg.Engine.Audit.TTL, Sync: cfg.Engine.Audit.Sync})
-	if err != nil {
-		return fmt.Errorf("engine: audit store: %w", err)
-	}
-	a.cleanups = append(a.cleanups, a.audit.Close)
 	// Idle stores never compact on their own (RocksDB 7.8 defaults periodic
 	// compaction to 30 days with a filter set): trigger it so expired rows go.
 	cctx, stopCompactors := context.WithCancel(context.Background())
@@ -174,7 +174,7 @@ func (a *App) startEngine(pctx plugin.Context) error {
 		return fmt.Errorf("engine: audit compactor: %w", err)
 	}
 
-	cat := &catalog{hunts: map[string]*core.Hunt{}, rules: map[string]core.Rules{}, versions: map[string]string{}}
+	cat := &catalog{hunts: map[string]*core.Hunt{}, rules: map[string]core.Rules{}, versions: map[string]func() string{}, status: map[string]func() any{}}
 	names := make([]string, 0, len(cfg.Games))
 	for name := range cfg.Games {
 		names = append(names, name)
@@ -198,7 +198,15 @@ func (a *App) startEngine(pctx plugin.Context) error {
 			a.cleanups = append(a.cleanups, func() error { c.Close(); return nil })
 		}
 		cat.rules[name] = rules
-		cat.versions[name] = g.Version()
+		// Events carry the version of the rules that ran them: rules that
+		// switch versions (hot reload) name theirs before each action.
+		cat.versions[name] = g.Version
+		if v, ok := rules.(interface{ Version() string }); ok {
+			cat.versions[name] = v.Version
+		}
+		if st, ok := gm.(interface{ AdminStatus() any }); ok {
+			cat.status[name] = st.AdminStatus
+		}
 		for _, h := range g.Hunts() {
 			if prev, dup := cat.hunts[h.ID]; dup {
 				return fmt.Errorf("games.%s: hunt %q is also defined by game %s", name, h.ID, prev.Game)
@@ -230,6 +238,13 @@ func (a *App) startEngine(pctx plugin.Context) error {
 	}()
 	// The runner must stop (and its last batch be written) before the stores close.
 	a.cleanups = append(a.cleanups, func() error { cancel(); a.engineWG.Wait(); return nil })
+	if err := a.startAuditSink(pctx); err != nil {
+		return err
+	}
+	if a.admin != nil {
+		a.registerEngineAdmin()
+		a.admin.HandleFunc("GET /scripts", cat.serveScripts)
+	}
 	return nil
 }
 
@@ -249,10 +264,22 @@ func (a *App) startGateway(pctx plugin.Context) error {
 		Actions: cfg.Topics.Actions, Events: cfg.Topics.Events, Auth: auth, Log: a.log,
 		MaxFrameBytes: cfg.Gateway.MaxFrameBytes, WriteTimeout: cfg.Gateway.WriteTimeout,
 		QueueLimit: cfg.Gateway.QueueLimit, IdleTimeout: cfg.Gateway.IdleTimeout,
-		HandshakeTimeout: cfg.Gateway.HandshakeTimeout,
+		HandshakeTimeout: cfg.Gateway.HandshakeTimeout, Now: a.clock.Now,
+		ReadBufferBytes: cfg.Gateway.ReadBufferBytes, SendBufferBytes: cfg.Gateway.SendBufferBytes,
+		PingInterval: cfg.Gateway.PingInterval,
+		MaxConns:     cfg.Gateway.MaxConns, MaxConnsPerIP: cfg.Gateway.MaxConnsPerIP,
+		MessageRate: cfg.Gateway.MessageRate, MessageBurst: cfg.Gateway.MessageBurst,
+		HandshakeRate: cfg.Gateway.HandshakeRate, HandshakeBurst: cfg.Gateway.HandshakeBurst,
+		AllowedOrigins: cfg.Gateway.AllowedOrigins, DrainTimeout: cfg.Gateway.DrainTimeout,
+		ResumeSecret: []byte(cfg.Gateway.ResumeSecret), ResumeTTL: cfg.Gateway.ResumeTTL,
+		HistoryWindow: cfg.Gateway.HistoryWindow, HistoryBytes: cfg.Gateway.HistoryBytes,
+		Metrics: a.adminRegistry(),
 	})
 	if err != nil {
 		return err
+	}
+	if a.admin != nil {
+		a.admin.AddCheck("gateway", a.gw.Ready)
 	}
 	ln, err := net.Listen("tcp", cfg.Gateway.Listen)
 	if err != nil {
@@ -265,6 +292,14 @@ func (a *App) startGateway(pctx plugin.Context) error {
 		}
 	}()
 	return nil
+}
+
+// adminRegistry is where the tiers register metrics (nil without admin).
+func (a *App) adminRegistry() prometheus.Registerer {
+	if a.admin == nil {
+		return nil
+	}
+	return a.admin.Registry()
 }
 
 // GatewayURL is where players connect, e.g. ws://127.0.0.1:8080/ws.
@@ -301,7 +336,8 @@ func (a *App) Close(ctx context.Context) error {
 		}
 		var errs []error
 		if a.gw != nil {
-			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			// The gateway bounds its drain by gateway.drain_timeout.
+			sctx, cancel := context.WithTimeout(ctx, a.cfg.Gateway.DrainTimeout+time.Second)
 			errs = append(errs, a.gw.Shutdown(sctx))
 			cancel()
 		}
@@ -317,7 +353,8 @@ func (a *App) Close(ctx context.Context) error {
 type catalog struct {
 	hunts    map[string]*core.Hunt
 	rules    map[string]core.Rules
-	versions map[string]string
+	versions map[string]func() string
+	status   map[string]func() any // games' script status (GET /scripts, scripts_admin.go)
 }
 
 func (c *catalog) Hunt(id string) (*core.Hunt, bool) { h, ok := c.hunts[id]; return h, ok }
@@ -325,4 +362,9 @@ func (c *catalog) Rules(game string) (core.Rules, bool) {
 	r, ok := c.rules[game]
 	return r, ok
 }
-func (c *catalog) version(game string) string { return c.versions[game] }
+func (c *catalog) version(game string) string {
+	if v, ok := c.versions[game]; ok {
+		return v()
+	}
+	return ""
+}

@@ -82,8 +82,44 @@ type Gateway struct {
 	IdleTimeout time.Duration `koanf:"idle_timeout"`
 	// HandshakeTimeout bounds reading the HTTP upgrade request. Default 5s.
 	HandshakeTimeout time.Duration `koanf:"handshake_timeout"`
-	Auth             Module        `koanf:"auth"`
-	ClientID         string        `koanf:"client_id"` // default veltrix-gateway-<host>-<pid>
+	// ReadBufferBytes is each connection's read buffer. Default 256.
+	ReadBufferBytes int `koanf:"read_buffer_bytes"`
+	// SendBufferBytes is each socket's kernel send buffer (SO_SNDBUF): it
+	// bounds what a client that does not read holds. Default 32768; -1 the
+	// kernel's autotuning.
+	SendBufferBytes int `koanf:"send_buffer_bytes"`
+	// PingInterval: a connection silent this long is pinged. Default 25s.
+	PingInterval time.Duration `koanf:"ping_interval"`
+	// MaxConns caps player connections. Default: the open-file limit - 256.
+	MaxConns int `koanf:"max_conns"`
+	// MaxConnsPerIP caps connections from one address (429 beyond).
+	// Default 1000; -1 no cap (behind a proxy).
+	MaxConnsPerIP int `koanf:"max_conns_per_ip"`
+	// MessageRate (frames/s) and MessageBurst: a token bucket per
+	// connection; a sustained flood is closed with 1008. Defaults 20 and
+	// 256; message_rate -1 turns it off.
+	MessageRate  float64 `koanf:"message_rate"`
+	MessageBurst int     `koanf:"message_burst"`
+	// HandshakeRate (upgrades/s) and HandshakeBurst bound new connections
+	// (503 beyond). Defaults 2000 and 2000; handshake_rate -1 turns it off.
+	HandshakeRate  float64 `koanf:"handshake_rate"`
+	HandshakeBurst int     `koanf:"handshake_burst"`
+	// AllowedOrigins lists browser origins allowed to connect ("*" any).
+	// Default empty: the gateway's own origin only.
+	AllowedOrigins []string `koanf:"allowed_origins"`
+	// DrainTimeout bounds the drain at shutdown. Default 10s.
+	DrainTimeout time.Duration `koanf:"drain_timeout"`
+	// ResumeSecret signs resume tokens: the same on every gateway, so
+	// players resume on any (at least 16 bytes; empty: random, this gateway only).
+	ResumeSecret string `koanf:"resume_secret"`
+	// ResumeTTL is how long a resume token is valid. Default 30m.
+	ResumeTTL time.Duration `koanf:"resume_ttl"`
+	// HistoryWindow and HistoryBytes bound the recent events kept for
+	// resuming clients. Defaults 2m and 67108864; history_bytes -1 keeps none.
+	HistoryWindow time.Duration `koanf:"history_window"`
+	HistoryBytes  int           `koanf:"history_bytes"`
+	Auth          Module        `koanf:"auth"`
+	ClientID      string        `koanf:"client_id"` // default veltrix-gateway-<host>-<pid>
 }
 
 // Engine configures the stateful tier.
@@ -94,9 +130,9 @@ type Engine struct {
 	// same id (after a crash, say), it gets its partitions back at once
 	// instead of after the session timeout. Give each engine its own.
 	// Default empty: dynamic membership.
-	InstanceID string `koanf:"instance_id"`
-	Sessions   Store  `koanf:"sessions"`
-	Audit      Store  `koanf:"audit"`
+	InstanceID string     `koanf:"instance_id"`
+	Sessions   Store      `koanf:"sessions"`
+	Audit      AuditStore `koanf:"audit"`
 }
 
 // Admin configures the operator's HTTP endpoint (metrics, health, audit).
@@ -113,6 +149,29 @@ type Store struct {
 	// CompactEvery triggers a compaction so expired rows go even from an
 	// idle store. Default 10m.
 	CompactEvery time.Duration `koanf:"compact_every"`
+	// BlockCacheMB is the store's RocksDB block cache. Default 64 for
+	// sessions, 16 for audit.
+	BlockCacheMB int `koanf:"block_cache_mb"`
+	// MinFreeMB is the free space the store leaves on its disk: writes that
+	// would go below it fail (the engine stops) and a start with less fails.
+	// Default 64 for sessions, 256 for audit.
+	MinFreeMB int `koanf:"min_free_mb"`
+}
+
+// AuditStore configures the audit store and its sink.
+type AuditStore struct {
+	Store `koanf:",squash"`
+	Sink  AuditSink `koanf:"sink"`
+}
+
+// AuditSink chooses the plugin ("veltrix.audit.<name>") that exports audit
+// rows older than OlderThan to long-term storage, every Every. Its other
+// keys are the plugin's own.
+type AuditSink struct {
+	Plugin    string         `koanf:"plugin"`     // empty: no sink
+	OlderThan time.Duration  `koanf:"older_than"` // default 720h (30 days); must be below engine.audit.ttl
+	Every     time.Duration  `koanf:"every"`      // default 1h
+	Config    map[string]any `koanf:",remain"`
 }
 
 // Defaults fills zero values.
@@ -145,6 +204,22 @@ func (c *Config) Defaults() {
 	defInt(&c.Gateway.QueueLimit, 256)
 	defDur(&c.Gateway.IdleTimeout, 60*time.Second)
 	defDur(&c.Gateway.HandshakeTimeout, 5*time.Second)
+	defInt(&c.Gateway.ReadBufferBytes, 256)
+	defInt(&c.Gateway.SendBufferBytes, 32<<10)
+	defDur(&c.Gateway.PingInterval, 25*time.Second)
+	defInt(&c.Gateway.MaxConnsPerIP, 1000)
+	if c.Gateway.MessageRate == 0 {
+		c.Gateway.MessageRate = 20
+	}
+	defInt(&c.Gateway.MessageBurst, 256)
+	if c.Gateway.HandshakeRate == 0 {
+		c.Gateway.HandshakeRate = 2000
+	}
+	defInt(&c.Gateway.HandshakeBurst, 2000)
+	defDur(&c.Gateway.DrainTimeout, 10*time.Second)
+	defDur(&c.Gateway.ResumeTTL, 30*time.Minute)
+	defDur(&c.Gateway.HistoryWindow, 2*time.Minute)
+	defInt(&c.Gateway.HistoryBytes, 64<<20)
 	def(&c.Gateway.Auth.Plugin, "anonymous")
 	if c.Gateway.ClientID == "" {
 		host, _ := os.Hostname()
@@ -158,6 +233,12 @@ func (c *Config) Defaults() {
 	defDur(&c.Engine.Audit.TTL, 90*24*time.Hour)
 	defDur(&c.Engine.Sessions.CompactEvery, 10*time.Minute)
 	defDur(&c.Engine.Audit.CompactEvery, 10*time.Minute)
+	defInt(&c.Engine.Sessions.BlockCacheMB, 64)
+	defInt(&c.Engine.Audit.BlockCacheMB, 16)
+	defInt(&c.Engine.Sessions.MinFreeMB, 64)
+	defInt(&c.Engine.Audit.MinFreeMB, 256)
+	defDur(&c.Engine.Audit.Sink.OlderThan, 30*24*time.Hour)
+	defDur(&c.Engine.Audit.Sink.Every, time.Hour)
 }
 
 // Validate checks values; each error names its key.
@@ -189,18 +270,70 @@ func (c *Config) Validate() error {
 	if c.Gateway.QueueLimit < 1 {
 		bad("gateway.queue_limit", "must be at least 1, got %d", c.Gateway.QueueLimit)
 	}
+	if c.Gateway.ReadBufferBytes < 64 || c.Gateway.ReadBufferBytes > 1<<20 {
+		bad("gateway.read_buffer_bytes", "must be between 64 and 1048576, got %d", c.Gateway.ReadBufferBytes)
+	}
+	if c.Gateway.PingInterval >= c.Gateway.IdleTimeout {
+		bad("gateway.ping_interval", "must be below gateway.idle_timeout (%s), got %s", c.Gateway.IdleTimeout, c.Gateway.PingInterval)
+	}
+	for key, n := range map[string]int{
+		"gateway.max_conns":         c.Gateway.MaxConns,
+		"gateway.max_conns_per_ip":  c.Gateway.MaxConnsPerIP,
+		"gateway.message_burst":     c.Gateway.MessageBurst,
+		"gateway.handshake_burst":   c.Gateway.HandshakeBurst,
+		"gateway.history_bytes":     c.Gateway.HistoryBytes,
+		"gateway.send_buffer_bytes": c.Gateway.SendBufferBytes,
+	} {
+		if n < -1 || (n == -1 && (key == "gateway.max_conns" || strings.HasSuffix(key, "_burst"))) {
+			bad(key, "must not be negative, got %d", n)
+		}
+	}
+	for key, r := range map[string]float64{"gateway.message_rate": c.Gateway.MessageRate, "gateway.handshake_rate": c.Gateway.HandshakeRate} {
+		if r < 0 && r != -1 {
+			bad(key, "must be positive (or -1: no limit), got %v", r)
+		}
+	}
+	if s := c.Gateway.ResumeSecret; s != "" && len(s) < 16 {
+		bad("gateway.resume_secret", "must be at least 16 bytes, got %d", len(s))
+	}
 	for key, d := range map[string]time.Duration{
 		"gateway.write_timeout":         c.Gateway.WriteTimeout,
 		"gateway.idle_timeout":          c.Gateway.IdleTimeout,
 		"gateway.handshake_timeout":     c.Gateway.HandshakeTimeout,
+		"gateway.drain_timeout":         c.Gateway.DrainTimeout,
+		"gateway.resume_ttl":            c.Gateway.ResumeTTL,
+		"gateway.history_window":        c.Gateway.HistoryWindow,
 		"engine.sessions.ttl":           c.Engine.Sessions.TTL,
 		"engine.audit.ttl":              c.Engine.Audit.TTL,
 		"engine.sessions.compact_every": c.Engine.Sessions.CompactEvery,
 		"engine.audit.compact_every":    c.Engine.Audit.CompactEvery,
+		"engine.audit.sink.older_than":  c.Engine.Audit.Sink.OlderThan,
+		"engine.audit.sink.every":       c.Engine.Audit.Sink.Every,
 	} {
 		if d < 0 {
 			bad(key, "must not be negative, got %s", d)
 		}
+	}
+	for key, n := range map[string]int{
+		"engine.sessions.block_cache_mb": c.Engine.Sessions.BlockCacheMB,
+		"engine.audit.block_cache_mb":    c.Engine.Audit.BlockCacheMB,
+	} {
+		if n < 1 || n > 1<<20 {
+			bad(key, "must be between 1 and 1048576 (MB), got %d", n)
+		}
+	}
+	// At least 4 write buffers (4 MiB each): see engine/store/space.go.
+	for key, n := range map[string]int{
+		"engine.sessions.min_free_mb": c.Engine.Sessions.MinFreeMB,
+		"engine.audit.min_free_mb":    c.Engine.Audit.MinFreeMB,
+	} {
+		if n < 16 || n > 1<<20 {
+			bad(key, "must be between 16 and 1048576 (MB), got %d", n)
+		}
+	}
+	if c.Engine.Audit.Sink.Plugin != "" && c.Engine.Audit.Sink.OlderThan >= c.Engine.Audit.TTL {
+		bad("engine.audit.sink.older_than", "must be below engine.audit.ttl (%s), got %s: rows would expire before they are exported",
+			c.Engine.Audit.TTL, c.Engine.Audit.Sink.OlderThan)
 	}
 	if c.Engine.Sessions.Path == c.Engine.Audit.Path {
 		bad("engine.audit.path", "must differ from engine.sessions.path (%q): the stores have different lifetimes", c.Engine.Audit.Path)

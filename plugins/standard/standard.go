@@ -9,6 +9,10 @@ import (
 
 	// Auth.
 	_ "github.com/veltrix/veltrix/plugins/auth/anonymous"
+	_ "github.com/veltrix/veltrix/plugins/auth/token"
+
+	// Audit sinks.
+	_ "github.com/veltrix/veltrix/plugins/audit/jsonl"
 
 	// Brokers.
 	_ "github.com/veltrix/veltrix/plugins/broker/embedded"
