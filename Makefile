@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin/veltrix
 CONFIG    ?= configs/dev.yaml
 # Packages with goroutines of their own: tested under the race detector.
-RACE_PKGS := ./engine/core/... ./engine/gateway/... ./engine/runner/... ./engine/store/... ./engine/lua/... ./engine/app/...
+RACE_PKGS := ./engine/admin/... ./engine/core/... ./engine/gateway/... ./engine/runner/... ./engine/store/... ./engine/lua/... ./engine/app/...
 
 .PHONY: all deps build run test test-race test-kafka vet fmt bench kafka-up kafka-down clean
 

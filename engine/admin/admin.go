@@ -42,6 +42,8 @@ func New(log *slog.Logger) *Server {
 	s.mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	s.mux.HandleFunc("/readyz", s.readyz)
+	// Built here, not in Serve, so a Shutdown racing a Serve still stops it.
+	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 5 * time.Second}
 	return s
 }
 
@@ -71,14 +73,14 @@ func (s *Server) SetReady(v bool) { s.ready.Store(v) }
 
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !s.ready.Load() {
-		http.Error(w, "not ready\n", http.StatusServiceUnavailable)
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, check := range s.checks {
 		if err := check(); err != nil {
-			http.Error(w, name+": "+err.Error()+"\n", http.StatusServiceUnavailable)
+			http.Error(w, name+": "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 	}
@@ -87,7 +89,6 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 
 // Serve serves on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 5 * time.Second}
 	if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -96,8 +97,5 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // Shutdown stops the server.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if s.srv == nil {
-		return nil
-	}
 	return s.srv.Shutdown(ctx)
 }
