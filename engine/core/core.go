@@ -211,13 +211,13 @@ func (c *Core) Step(src Source, a Action) error {
 		sess.State = res.Session
 	}
 	sess.Seq, sess.Seen, sess.Last = a.Seq, a.TS, &ans
-	c.put(SessionKey(a.Hunt, a.Player), &sess, a.TS)
+	c.put(SessionKey(a.Hunt, a.Player), &sess, a.TS+c.cfg.SessionTTL.Milliseconds())
 
 	if res.HuntState != nil {
 		hr.State = res.HuntState
 	}
 	hr.Seen = a.TS
-	c.put(HuntKey(a.Hunt), &hr, a.TS)
+	c.put(HuntKey(a.Hunt), &hr, c.huntExpiry(h, a.TS))
 
 	audit.add("action", a.Player, c.actionData(&a, ans))
 	for _, e := range res.Audit {
@@ -256,9 +256,7 @@ func (c *Core) endHunt(src Source, a *Action, h *Hunt, rules Rules, hr *HuntReco
 		}
 		c.emit(a, res.Events, version)
 	}
-	// An ended hunt's record is kept like any live state: it expires with the
-	// session TTL after the last action that touched it.
-	c.put(HuntKey(a.Hunt), hr, a.TS)
+	c.put(HuntKey(a.Hunt), hr, c.huntExpiry(h, a.TS))
 	return nil
 }
 
@@ -308,10 +306,20 @@ func (c *Core) get(key []byte, v encoding.BinaryUnmarshaler) (bool, error) {
 	return true, nil
 }
 
-func (c *Core) put(key []byte, v encoding.BinaryMarshaler, ts int64) {
+// huntExpiry keeps a hunt's live state (leaderboard, first finders) for the
+// session TTL after its last action, and, for a hunt with an end time, at
+// least until the session TTL after that end: a quiet half hour in the middle
+// of a scheduled hunt must not wipe its leaderboard.
+func (c *Core) huntExpiry(h *Hunt, ts int64) int64 {
+	ttl := c.cfg.SessionTTL.Milliseconds()
+	return max(ts+ttl, h.EndsAt+ttl)
+}
+
+// put stages a session-store row expiring at expiresAt (unix ms).
+func (c *Core) put(key []byte, v encoding.BinaryMarshaler, expiresAt int64) {
 	val, _ := v.MarshalBinary() // the records' encoders cannot fail
 	c.pending[string(key)] = pendingRow{val: val}
-	c.rd.Writes = append(c.rd.Writes, Write{Key: key, Value: val, ExpiresAt: ts + c.cfg.SessionTTL.Milliseconds()})
+	c.rd.Writes = append(c.rd.Writes, Write{Key: key, Value: val, ExpiresAt: expiresAt})
 }
 
 func (c *Core) answer(a *Action, ans Answer, dup bool, version string) {

@@ -62,6 +62,8 @@ func (c catalog) Hunt(id string) (*core.Hunt, bool) {
 		return &core.Hunt{ID: "h1", Game: "g"}, true
 	case "over":
 		return &core.Hunt{ID: "over", Game: "g", EndsAt: 1000}, true
+	case "long":
+		return &core.Hunt{ID: "long", Game: "g", EndsAt: 10 * 3600 * 1000}, true
 	}
 	return nil, false
 }
@@ -241,5 +243,34 @@ func TestRecordRoundTrip(t *testing.T) {
 		if _, err := core.DecodeSession(bad); err == nil {
 			t.Fatalf("DecodeSession(%v) accepted garbage", bad)
 		}
+	}
+}
+
+// A hunt's live state must outlive a quiet spell before its scheduled end;
+// sessions keep the plain TTL after their last action.
+func TestHuntStateKeptUntilScheduledEnd(t *testing.T) {
+	const ttl = 30 * 60 * 1000
+	expiries := func(hunt string, ts int64) (sessExp, huntExp int64) {
+		t.Helper()
+		c := core.New(core.Config{Catalog: catalog{&countRules{}}, State: memState{}})
+		if err := c.Step(core.Source{}, core.Action{Hunt: hunt, Player: "p", Seq: 1, Type: "join", TS: ts}); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range c.Ready().Writes {
+			switch string(w.Key) {
+			case string(core.SessionKey(hunt, "p")):
+				sessExp = w.ExpiresAt
+			case string(core.HuntKey(hunt)):
+				huntExp = w.ExpiresAt
+			}
+		}
+		return sessExp, huntExp
+	}
+	if s, h := expiries("h1", 5000); s != 5000+ttl || h != 5000+ttl {
+		t.Fatalf("hunt without end: session expires %d, hunt %d; want both %d", s, h, 5000+ttl)
+	}
+	end := int64(10 * 3600 * 1000)
+	if s, h := expiries("long", 5000); s != 5000+ttl || h != end+ttl {
+		t.Fatalf("scheduled hunt: session expires %d (want %d), hunt %d (want %d)", s, 5000+ttl, h, end+ttl)
 	}
 }
