@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -43,6 +44,10 @@ func startServer(t testing.TB, huntsDir string, sets ...string) *server {
 		"games.treasurehunt.scripts=" + repoPath(t, "scripts/treasurehunt"),
 		"games.treasurehunt.hunts=" + huntsDir,
 		"log_level=warn",
+		// No message rate limit (dev.yaml's setting, not kafka.yaml's): tests
+		// replay as fast as the engine answers. TestReplayPacesUnderRateLimit
+		// covers the limit.
+		"gateway.message_rate=-1",
 	}, sets...)
 	cfgFile := "configs/dev.yaml"
 	if seeds := os.Getenv("TEST_KAFKA_BROKERS"); seeds != "" {
@@ -146,6 +151,7 @@ func TestEndToEndVisnjanWalk(t *testing.T) {
 	if rep.Moves != len(track) || rep.Accepted+sum(rep.Rejected) != len(track) {
 		t.Fatalf("replay answered %d accepted + %v rejected of %d moves", rep.Accepted, rep.Rejected, len(track))
 	}
+	noGatewayRefusals(t, rep)
 	var got []string
 	for _, d := range rep.Discoveries {
 		got = append(got, d.Beacon)
@@ -382,3 +388,50 @@ func joinMsg(hunt string, seq uint64) protocol.ClientMessage {
 }
 
 func jsonData(m protocol.ServerMessage, v any) error { return json.Unmarshal(m.Data, v) }
+
+// noGatewayRefusals fails when the gateway dropped a move (rate limit, bad
+// field): every move must have reached the engine.
+func noGatewayRefusals(t *testing.T, rep *replay.Report) {
+	t.Helper()
+	for reason, n := range rep.Rejected {
+		if strings.HasPrefix(reason, "gateway:") {
+			t.Fatalf("the gateway refused %d moves (%s): %v", n, reason, rep.Rejected)
+		}
+	}
+}
+
+// A replay as fast as the engine answers stays under a gateway's message
+// rate limit (advertised in the welcome) instead of losing moves to it.
+func TestReplayPacesUnderRateLimit(t *testing.T) {
+	shared := shareddata.SharedDir(t)
+	walk := filepath.Join(shared, "walk_visnjan_with_waypoints.gpx")
+	dir, hunt := importHunt(t, walk, "visnjan")
+	f, err := gpx.ParseFile(walk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	track := f.TrackPoints()
+	const rate, burst = 300, 16 // the track's 413 moves need > 1 s at this rate
+	s := startServer(t, dir, fmt.Sprintf("gateway.message_rate=%d", rate), fmt.Sprintf("gateway.message_burst=%d", burst))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := replay.Run(ctx, replay.Options{URL: s.GatewayURL(), Hunt: hunt.ID, Player: "paced", Points: track})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noGatewayRefusals(t, rep)
+	if rep.Moves != len(track) || rep.Accepted+sum(rep.Rejected) != len(track) {
+		t.Fatalf("replay answered %d accepted + %v rejected of %d moves", rep.Accepted, rep.Rejected, len(track))
+	}
+	var got []string
+	for _, d := range rep.Discoveries {
+		got = append(got, d.Beacon)
+	}
+	var want []string
+	for _, b := range expectedFinds(hunt, track) {
+		want = append(want, b.ID)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("discovered %v, want %v", got, want)
+	}
+}

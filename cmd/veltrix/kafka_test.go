@@ -74,6 +74,7 @@ func (c *cluster) sets(extra ...string) []string {
 		"--set", "games.treasurehunt.scripts=" + repoPath(c.t, "scripts/treasurehunt"),
 		"--set", "games.treasurehunt.hunts=" + c.huntsDir,
 		"--set", "log_level=info",
+		"--set", "gateway.message_rate=-1", // players replay faster than humans move
 	}
 	for _, e := range extra {
 		s = append(s, "--set", e)

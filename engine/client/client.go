@@ -28,6 +28,12 @@ type Client struct {
 	Session     string
 	ResumeToken string
 
+	// Rate and Burst are the gateway's message limit from the welcome
+	// (0: none). Wait paces sends under it.
+	Rate  float64
+	Burst int
+	pace  pacer
+
 	lastPos atomic.Int64 // pos of the last engine event returned by Next
 
 	in     chan protocol.ServerMessage
@@ -108,6 +114,8 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Client, error) {
 		return nil, fmt.Errorf("client: expected welcome, got %q", m.Type)
 	}
 	c.Player, c.Session, c.ResumeToken = m.Player, m.Session, m.Resume
+	c.Rate, c.Burst = m.Rate, m.Burst
+	c.pace.init(m.Rate, m.Burst, time.Now())
 	return c, nil
 }
 
@@ -212,4 +220,58 @@ func (c *Client) OnMessage(_ *gws.Conn, msg *gws.Message) {
 	case c.in <- m:
 	case <-c.closed:
 	}
+}
+
+// Wait blocks until one more message fits under the gateway's advertised
+// rate limit, so a client sending as fast as it can is never refused with
+// rate_limited (which drops the message). It returns at once when the
+// gateway set no limit.
+func (c *Client) Wait(ctx context.Context) error {
+	d := c.pace.reserve(time.Now())
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// pacer is a token bucket a little inside the gateway's own: 90% of its
+// rate and half its burst, so clock differences and pings never tip a
+// paced client over.
+type pacer struct {
+	mu     sync.Mutex
+	rate   float64 // tokens per second; 0 = unlimited
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+func (p *pacer) init(rate float64, burst int, now time.Time) {
+	if rate <= 0 {
+		return
+	}
+	p.rate, p.burst = rate*0.9, max(1, float64(burst)/2)
+	p.tokens, p.last = p.burst, now
+}
+
+// reserve takes a token and says how long to wait before using it.
+func (p *pacer) reserve(now time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rate == 0 {
+		return 0
+	}
+	p.tokens = min(p.burst, p.tokens+now.Sub(p.last).Seconds()*p.rate)
+	p.last = now
+	p.tokens--
+	if p.tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-p.tokens / p.rate * float64(time.Second))
 }

@@ -326,10 +326,14 @@ func (g *Gateway) start(c *client) {
 	c.deadline = now/int64(time.Millisecond) + g.idleMs()
 	_ = c.conn.SetReadDeadline(time.UnixMilli(c.deadline))
 	g.register(c)
-	c.sendJSON(protocol.ServerMessage{
+	welcome := protocol.ServerMessage{
 		Type: protocol.TypeWelcome, Player: c.player, Session: c.player,
 		Resume: signResume(g.opt.ResumeSecret, c.player, g.opt.Now().Add(g.opt.ResumeTTL)),
-	})
+	}
+	if g.opt.MessageRate > 0 { // told, so well-behaved clients pace themselves
+		welcome.Rate, welcome.Burst = g.opt.MessageRate, g.opt.MessageBurst
+	}
+	c.sendJSON(welcome)
 	if g.draining.Load() {
 		c.closeAfterFlush(1012, "gateway restarting: reconnect")
 	}

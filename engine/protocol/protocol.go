@@ -53,6 +53,10 @@ type ServerMessage struct {
 	Message string `json:"message,omitempty"` // error
 	Session string `json:"session,omitempty"` // welcome: the session id to resume
 	Resume  string `json:"resume,omitempty"`  // welcome: the resume token
+	// Rate and Burst (welcome) are the connection's message limit: Rate
+	// messages a second, bursts of Burst. Absent: no limit.
+	Rate  float64 `json:"rate,omitempty"`
+	Burst int     `json:"burst,omitempty"`
 	// Pos is stamped by the gateway on every event from the engine: its
 	// position in the hunt's event stream (increasing, never 0). A resuming
 	// client sends back the pos of the last event it processed.

@@ -72,6 +72,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	sent := make(map[uint64]time.Time, o.Window)
 	var seq uint64 = 1
+	if err := c.Wait(ctx); err != nil {
+		return nil, err
+	}
 	if err := c.Send(protocol.ClientMessage{Type: protocol.TypeJoin, Hunt: o.Hunt, Seq: seq}); err != nil {
 		return nil, err
 	}
@@ -102,6 +105,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 		}
 		seq++
+		// Under the gateway's rate limit: a refused move would be lost, and
+		// resending it after later moves were applied would be a duplicate.
+		if err := c.Wait(ctx); err != nil {
+			return rep, err
+		}
 		if err := c.Send(protocol.ClientMessage{Type: protocol.TypeMove, Seq: seq, Lat: p.Lat, Lon: p.Lon, At: at}); err != nil {
 			return rep, err
 		}
