@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"sort"
@@ -62,8 +63,9 @@ func loadWorker(args []string) int {
 		go func(i int) {
 			defer wg.Done()
 			id := fmt.Sprintf("lp%06d", first+i)
-			c, err := client.Dial(ctx, urls[i%len(urls)], client.Options{Player: id, Buffer: 64})
+			c, err := dialRetry(ctx, urls[i%len(urls)], first+i, id)
 			if err != nil {
+				fmt.Fprintf(os.Stderr, "load worker: %s: %v\n", id, err)
 				mu.Lock()
 				rep.Errors++
 				mu.Unlock()
@@ -152,6 +154,27 @@ func loadWorker(args []string) int {
 	rep.Seconds = dur.Seconds()
 	_ = json.NewEncoder(os.Stdout).Encode(rep)
 	return 0
+}
+
+// dialRetry connects player id from its own 127.0.0.x source address (the
+// gateway caps connections per address, as it would for real players) and
+// retries handshakes the gateway refuses while everyone connects at once
+// (503 over gateway.handshake_rate).
+func dialRetry(ctx context.Context, rawURL string, i int, id string) (*client.Client, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	opts := client.Options{Player: id, Buffer: 64, LocalAddr: sourceAddr(u, i, 64)}
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		c, err := client.Dial(ctx, rawURL, opts)
+		if err == nil || attempt == 10 || ctx.Err() != nil {
+			return c, err
+		}
+		time.Sleep(backoff + time.Duration(rand.Int64N(int64(backoff))))
+		backoff = min(2*backoff, 2*time.Second)
+	}
 }
 
 func BenchmarkKafkaLatency(b *testing.B) {
@@ -307,4 +330,8 @@ func report(b *testing.B, n int, r loadReport) {
 	b.ReportMetric(float64(r.Errors), "conn-errors")
 	b.Logf("%d players: sent %d, answered %d (%d rejected), %d connection errors; p50 %.1f ms, p99 %.1f ms, p999 %.1f ms, %.0f actions/s",
 		n, r.Sent, r.Answered, r.Rejected, r.Errors, pct(0.5), pct(0.99), pct(0.999), float64(r.Answered)/r.Seconds)
+	// Figures from a run that lost players or moves are not figures.
+	if r.Errors > 0 || r.Sent != r.Answered || r.Rejected > 0 || r.Players != n {
+		b.Errorf("%d players: %d connection errors, %d of %d moves unanswered, %d rejected", n, r.Errors, r.Sent-r.Answered, r.Sent, r.Rejected)
+	}
 }
