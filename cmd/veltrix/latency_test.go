@@ -264,7 +264,12 @@ func runLatency(b *testing.B, seeds, huntsDir string, players, hunts int, dur ti
 		b.Fatalf("%v did not start", args[0])
 		return ""
 	}
-	startProc(append([]string{"engine"}, common...)...)
+	engineArgs := append([]string{"engine"}, common...)
+	// Engine-only overrides, e.g. TEST_LATENCY_ENGINE_SETS=admin.listen=127.0.0.1:9100 to profile it.
+	for _, kv := range strings.Fields(os.Getenv("TEST_LATENCY_ENGINE_SETS")) {
+		engineArgs = append(engineArgs, "--set", kv)
+	}
+	startProc(engineArgs...)
 	gateways := (players + 9499) / 9500
 	var urls []string
 	for g := 0; g < gateways; g++ {

@@ -1,5 +1,5 @@
 // Package admin is the operator's HTTP endpoint of a Veltrix process:
-// /metrics (Prometheus), /healthz, /readyz, and whatever the tiers register
+// /metrics (Prometheus), /healthz, /readyz, /debug/pprof/, and whatever the tiers register
 // (audit queries, store stats, script status). It listens on its own address
 // (config admin.listen), never on the players' port.
 package admin
@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,10 @@ func New(log *slog.Logger) *Server {
 	s.mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	s.mux.HandleFunc("/readyz", s.readyz)
+	// Profiles on the operator's port only, never on the players' one.
+	s.mux.HandleFunc("/debug/pprof/", pprof.Index)
+	s.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	s.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	// Built here, not in Serve, so a Shutdown racing a Serve still stops it.
 	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 5 * time.Second}
 	return s
