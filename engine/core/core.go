@@ -213,11 +213,17 @@ func (c *Core) Step(src Source, a Action) error {
 	sess.Seq, sess.Seen, sess.Last = a.Seq, a.TS, &ans
 	c.put(SessionKey(a.Hunt, a.Player), &sess, a.TS+c.cfg.SessionTTL.Milliseconds())
 
-	if res.HuntState != nil {
-		hr.State = res.HuntState
+	// The hunt record is rewritten when its state changed, or to push its
+	// expiry on once a tenth of the TTL has passed: most moves change only
+	// the mover's session, and a busy hunt's record need not be rewritten
+	// for each of them. It expires 27 to 30 minutes after its last action.
+	if res.HuntState != nil || hr.Seen == 0 || a.TS-hr.Seen >= c.cfg.SessionTTL.Milliseconds()/10 {
+		if res.HuntState != nil {
+			hr.State = res.HuntState
+		}
+		hr.Seen = a.TS
+		c.put(HuntKey(a.Hunt), &hr, c.huntExpiry(h, a.TS))
 	}
-	hr.Seen = a.TS
-	c.put(HuntKey(a.Hunt), &hr, c.huntExpiry(h, a.TS))
 
 	audit.add("action", a.Player, c.actionData(&a, ans))
 	for _, e := range res.Audit {

@@ -274,3 +274,55 @@ func TestHuntStateKeptUntilScheduledEnd(t *testing.T) {
 		t.Fatalf("scheduled hunt: session expires %d (want %d), hunt %d (want %d)", s, 5000+ttl, h, end+ttl)
 	}
 }
+
+// sessionOnlyRules changes the hunt state on join only.
+type sessionOnlyRules struct{}
+
+func (sessionOnlyRules) Call(c *core.Call) (*core.Result, error) {
+	res := &core.Result{Session: json.RawMessage(`{"n":1}`)}
+	if c.Handler == "on_join" {
+		res.HuntState = json.RawMessage(`{"players":1}`)
+	}
+	return res, nil
+}
+
+// A move that leaves the hunt state alone does not rewrite the hunt record,
+// until a tenth of the TTL has passed since it was written.
+func TestHuntRecordRewrittenOnlyWhenNeeded(t *testing.T) {
+	st := memState{}
+	c := core.New(core.Config{Catalog: catalog{sessionOnlyRules{}}, State: st})
+	const ttl = 30 * 60 * 1000
+	huntWrites := func() (n int) {
+		for _, w := range c.Ready().Writes {
+			if string(w.Key) == string(core.HuntKey("h1")) {
+				n++
+			}
+		}
+		st.apply(c.Ready())
+		c.Advance()
+		return n
+	}
+	steps := []struct {
+		a    core.Action
+		want int
+	}{
+		{core.Action{Type: "join", TS: 1000}, 1},
+		{core.Action{Type: "move", TS: 2000}, 0},
+		{core.Action{Type: "move", TS: 1000 + ttl/10 - 1}, 0},
+		{core.Action{Type: "move", TS: 1000 + ttl/10}, 1},
+	}
+	for i, s := range steps {
+		a := s.a
+		a.Hunt, a.Player, a.Seq = "h1", "p", uint64(i+1)
+		if err := c.Step(core.Source{Offset: int64(i)}, a); err != nil {
+			t.Fatal(err)
+		}
+		if got := huntWrites(); got != s.want {
+			t.Fatalf("step %d (%s at %d): %d hunt record writes, want %d", i, a.Type, a.TS, got, s.want)
+		}
+	}
+	hr, err := core.DecodeHunt(st[string(core.HuntKey("h1"))])
+	if err != nil || string(hr.State) != `{"players":1}` || hr.Seen != 1000+ttl/10 {
+		t.Fatalf("hunt record %+v (%v): want the join's state, seen at the refresh", hr, err)
+	}
+}

@@ -100,6 +100,9 @@ type kvConfig struct {
 	writeBuffer uint64
 	// bloom adds a whole-key bloom filter (point lookups of missing keys).
 	bloom bool
+	// uncompressed stores blocks as they are: for rows that live minutes,
+	// compression costs CPU at every flush and compaction to save a few MB.
+	uncompressed bool
 	// minFree is the free space below which writes, opens and full
 	// compactions are refused; see space.go.
 	minFree uint64
@@ -195,6 +198,9 @@ func openKV(c kvConfig) (*kv, error) {
 		return nil, fmt.Errorf("store %s: options %q: %w", c.path, optStr, err)
 	}
 	opts.SetCreateIfMissing(!c.readOnly)
+	if c.uncompressed {
+		opts.SetCompression(grocksdb.NoCompression)
+	}
 	opts.SetKeepLogFileNum(4)
 	opts.SetMaxLogFileSize(16 << 20)
 	if c.writeBuffer > 0 {

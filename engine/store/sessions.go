@@ -64,17 +64,18 @@ type Write struct {
 // OpenSessions opens (creating if missing) the sessions store at o.Path.
 func OpenSessions(o SessionsOptions) (*Sessions, error) {
 	k, err := openKV(kvConfig{
-		name:        "sessions",
-		path:        o.Path,
-		clock:       o.Clock,
-		sync:        o.Sync,
-		periodic:    sessionsPeriodic,
-		minGap:      sessionsMinGap,
-		blockCache:  cmp.Or(o.BlockCacheBytes, sessionsBlockCache),
-		writeBuffer: cmp.Or(o.WriteBufferBytes, sessionsWriteBuffer),
-		bloom:       true,
-		minFree:     cmp.Or(o.MinFreeBytes, sessionsMinFree),
-		readOnly:    o.ReadOnly,
+		name:         "sessions",
+		path:         o.Path,
+		clock:        o.Clock,
+		sync:         o.Sync,
+		periodic:     sessionsPeriodic,
+		minGap:       sessionsMinGap,
+		blockCache:   cmp.Or(o.BlockCacheBytes, sessionsBlockCache),
+		writeBuffer:  cmp.Or(o.WriteBufferBytes, sessionsWriteBuffer),
+		bloom:        true,
+		uncompressed: true,
+		minFree:      cmp.Or(o.MinFreeBytes, sessionsMinFree),
+		readOnly:     o.ReadOnly,
 	})
 	if err != nil {
 		return nil, err
