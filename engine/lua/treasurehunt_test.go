@@ -20,7 +20,7 @@ func TestTreasureHuntJoin(t *testing.T) {
 	if !ok || e.To != "p1" {
 		t.Fatalf("no joined event for p1: %+v", res.Events)
 	}
-	want := `{"beacons":3,"found":0,"hunt":"h1","name":"Paris test","radius_m":30,"score":0}`
+	want := `{"beacons":3,"found":0,"hunt":"h1","name":"Paris test","radius_m":30,"score":0,"top":[{"player":"p1","score":0}]}`
 	if string(e.Data) != want {
 		t.Errorf("joined data = %s, want %s", e.Data, want)
 	}

@@ -30,7 +30,8 @@ end
 
 -- Scores never decrease and every player enters the board at join with 0,
 -- so updating the top N on every score change keeps it exact without
--- storing every player's score in the hunt state.
+-- storing every player's score in the hunt state. Returns whether the
+-- player is on the board (then the board changed).
 local function update_top(state, player_id, score)
   local top = state.top or {}
   local listed = false
@@ -49,6 +50,13 @@ local function update_top(state, player_id, score)
     top[i] = nil
   end
   state.top = top
+  -- Whether the player is on the board now: if so, it changed.
+  for i = 1, #top do
+    if top[i].player == player_id then
+      return true
+    end
+  end
+  return false
 end
 
 local function leaderboard(state)
@@ -58,6 +66,7 @@ end
 function on_join(ctx, player)
   local state = ctx.state
   local new = player.joined_at == nil
+  local board_changed = false
   if new then
     player.score = 0
     player.found = {}
@@ -65,7 +74,7 @@ function on_join(ctx, player)
     player.moves = 0
     player.rejects = 0
     state.players = (state.players or 0) + 1
-    update_top(state, player.id, 0)
+    board_changed = update_top(state, player.id, 0)
   end
   player.left_at = nil
   local hunt = ctx.hunt
@@ -76,9 +85,14 @@ function on_join(ctx, player)
     radius_m = hunt.radius_m,
     score = player.score,
     found = count(player.found),
+    top = state.top or {},
   })
   ctx.audit("join", { new = new })
-  ctx.broadcast("leaderboard", leaderboard(state))
+  -- The joiner has the board in "joined"; the others hear of a join only
+  -- when it changed their board: N joins would otherwise cost N^2/2 frames.
+  if board_changed then
+    ctx.broadcast("leaderboard", leaderboard(state))
+  end
 end
 
 local function reject_move(ctx, player, pos, reason, speed)

@@ -23,11 +23,34 @@ function test_join_answers_with_the_hunt(t)
   t.ok(r.ok, "join accepted")
   local joined = t.find(r.events, "type", "joined")
   t.eq(joined.to, "alice")
-  t.eq(joined.data, { hunt = "paris", name = "Paris test", beacons = 3, radius_m = 30, score = 0, found = 0 })
+  t.eq(joined.data, { hunt = "paris", name = "Paris test", beacons = 3, radius_m = 30, score = 0, found = 0,
+    top = { { player = "alice", score = 0 } } })
   local board = t.find(r.events, "type", "leaderboard")
   t.eq(board.to, nil, "the leaderboard goes to the whole hunt")
   t.eq(board.data.top, { { player = "alice", score = 0 } })
   t.eq(g:state().players, 1)
+end
+
+function test_join_broadcasts_only_when_the_board_changes(t)
+  local g = new_game()
+  for i = 1, 10 do
+    g:join(string.format("p%02d", i))
+  end
+  -- p11 joins with 0 points behind ten players with 0: ties go by id, so
+  -- the board keeps p01..p10 and nobody else needs to hear of it.
+  local r = g:join("p11")
+  t.eq(t.find(r.events, "type", "leaderboard"), nil, "no broadcast for an unchanged board")
+  local joined = t.find(r.events, "type", "joined")
+  t.eq(#joined.data.top, 10, "the joiner still gets the board")
+  t.eq(joined.data.top[1], { player = "p01", score = 0 })
+  -- A rejoin changes nothing either.
+  r = g:join("p01")
+  t.eq(t.find(r.events, "type", "leaderboard"), nil, "no broadcast for a rejoin")
+  -- a00 sorts before p10: it enters the board, and the hunt hears of it.
+  r = g:join("a00")
+  local board = t.find(r.events, "type", "leaderboard")
+  t.eq(board.data.top[1], { player = "a00", score = 0 })
+  t.eq(#board.data.top, 10)
 end
 
 function test_rejoin_keeps_score_and_count(t)
