@@ -35,7 +35,7 @@ test: deps vet
 
 # The integration suite against a real Apache Kafka broker (scripts/kafka.sh).
 test-kafka: deps kafka-up
-	TEST_KAFKA_BROKERS=127.0.0.1:$${KAFKA_PORT:-9092} $(GO) test -count=1 -run . -v ./cmd/veltrix/
+	TEST_KAFKA_BROKERS=127.0.0.1:$${KAFKA_PORT:-9092} $(GO) test -count=1 -run . -v ./engine/kafka/ ./cmd/veltrix/
 
 bench: deps
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

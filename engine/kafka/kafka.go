@@ -28,7 +28,11 @@ const HeaderTo = "to"
 
 // ClientOpts are the options shared by every Veltrix client. Linger is 0:
 // franz-go's default 10 ms would be paid on both hops of every action.
+// A nil log means slog.Default().
 func ClientOpts(seeds []string, clientID string, log *slog.Logger) []kgo.Opt {
+	if log == nil {
+		log = slog.Default()
+	}
 	return []kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID(clientID),
@@ -72,7 +76,42 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int32, replica
 			errs = append(errs, fmt.Errorf("kafka: create topic %s (%d partitions, replication %d): %w", t, partitions, replication, err))
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return waitServed(ctx, adm, partitions, topics...)
+}
+
+// waitServed waits until every partition of topics answers a ListOffsets.
+// A topic just created is not served by its leader at once (the controller
+// propagates it), and a reader that asks too early is told
+// UNKNOWN_TOPIC_OR_PARTITION.
+func waitServed(ctx context.Context, adm *kadm.Client, partitions int32, topics ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topics...)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err == nil {
+			for _, t := range topics {
+				if got := int32(len(ends[t])); got < partitions {
+					err = fmt.Errorf("topic %s: %d of %d partitions served", t, got, partitions)
+				}
+			}
+			if err == nil {
+				return nil
+			}
+		} else if !kerr.IsRetriable(err) && !errors.Is(err, kerr.UnknownTopicOrPartition) {
+			return fmt.Errorf("kafka: topics %s: %w", strings.Join(topics, ","), err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafka: topics %s not served after 30 s: %w", strings.Join(topics, ","), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // WaitReachable waits until the cluster answers a metadata request, so a
