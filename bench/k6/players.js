@@ -115,6 +115,8 @@ export default function () {
           if (m.seq === 1 && m.ok) {
             ok = true;
             timer = setInterval(move, INTERVAL_MS);
+          } else if (m.seq === 1) {
+            ws.close(); // join refused (unknown_hunt...): the session failed
           }
         }
         break;
@@ -127,10 +129,11 @@ export default function () {
         break;
       case 'error':
         gatewayErrors.add(1, { code: m.code });
+        if (!ok) ws.close(); // the join was refused (bad_field...): the session failed
         break;
     }
   };
-  ws.onerror = () => failed.add(1);
+  // k6 dispatches close after every error: onclose counts each session once.
   ws.onclose = () => {
     if (timer !== null) clearInterval(timer);
     failed.add(!ok);
