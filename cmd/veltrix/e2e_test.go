@@ -41,6 +41,7 @@ func startServer(t testing.TB, huntsDir string, sets ...string) *server {
 	sets = append([]string{
 		"data_dir=" + data,
 		"gateway.listen=127.0.0.1:0",
+		"admin.listen=", // dev.yaml's fixed port would clash between tests
 		"games.treasurehunt.scripts=" + repoPath(t, "scripts/treasurehunt"),
 		"games.treasurehunt.hunts=" + huntsDir,
 		"log_level=warn",
@@ -144,7 +145,7 @@ func TestEndToEndVisnjanWalk(t *testing.T) {
 	s := startServer(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, err := replay.Run(ctx, replay.Options{URL: s.GatewayURL(), Hunt: hunt.ID, Player: "walker", Points: track})
+	rep, err := replay.Run(ctx, replay.Options{URL: s.GatewayURL(), Hunt: hunt.ID, Player: "walker", Points: track, FirstSeq: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,6 +221,20 @@ func TestEndToEndVisnjanWalk(t *testing.T) {
 	}
 	if kinds["action"] != len(track)+1 {
 		t.Fatalf("audit has %d action rows, want %d (join + every move)", kinds["action"], len(track)+1)
+	}
+
+	// The same player replayed again (seqs from the clock, as `veltrix
+	// replay` does): the actions reach the rules, not the resend check, and
+	// the walk, now in the past of her last fix, is refused move by move.
+	again, err := replay.Run(ctx, replay.Options{URL: s.GatewayURL(), Hunt: hunt.ID, Player: "walker", Points: track})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (The track's last fix is not older than itself: that one is accepted.)
+	if again.Rejected["duplicate"] != 0 || again.Rejected["time_not_monotonic"] != len(track)-1 || again.Accepted != 1 ||
+		again.Score != wantScore || len(again.Discoveries) != 0 {
+		t.Fatalf("second replay of walker: %d accepted, rejected %v, score %d, %d discoveries; want every move but the last time_not_monotonic, score %d kept",
+			again.Accepted, again.Rejected, again.Score, len(again.Discoveries), wantScore)
 	}
 }
 

@@ -327,7 +327,7 @@ func TestSimulateMatchesLive(t *testing.T) {
 	s := startServer(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	live, err := replay.Run(ctx, replay.Options{URL: s.GatewayURL(), Hunt: hunt.ID, Player: "walker", Points: track})
+	live, err := replay.Run(ctx, replay.Options{URL: s.GatewayURL(), Hunt: hunt.ID, Player: "walker", Points: track, FirstSeq: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

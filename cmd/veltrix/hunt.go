@@ -153,5 +153,11 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  found %-24s %-30s +%d%s\n", d.Beacon, d.Name, d.Points, first)
 	}
 	fmt.Fprintf(stdout, "discovered %d beacons, score %d\n", len(rep.Discoveries), rep.Score)
+	if n := rep.Rejected["time_not_monotonic"]; n > 0 {
+		fmt.Fprintf(stderr, "replay: %d moves were older than player %s's last accepted fix (replayed this track before?): use another --player\n", n, rep.Player)
+	}
+	if n := rep.Rejected["duplicate"]; n > 0 {
+		fmt.Fprintf(stderr, "replay: %d actions had seqs the engine had already applied for player %s: they were not applied again\n", n, rep.Player)
+	}
 	return nil
 }

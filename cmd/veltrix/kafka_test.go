@@ -290,7 +290,7 @@ func playAll(t testing.TB, urls func(i int) string, pts []gpx.Point, players int
 			prev := 0
 			_, err := replay.Run(ctx, replay.Options{
 				URL: urls(i), Hunt: fmt.Sprintf("h%03d", i), Player: fmt.Sprintf("p%03d", i),
-				Points: tracks(pts, i), Window: 8,
+				Points: tracks(pts, i), Window: 8, FirstSeq: 1,
 				Progress: func(done, _ int) { answered.Add(int64(done - prev)); prev = done },
 			})
 			if err != nil {

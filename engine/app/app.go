@@ -97,6 +97,9 @@ func Start(ctx context.Context, cfg *config.Config, roles Roles, log *slog.Logge
 		return nil, fmt.Errorf("config: broker: %w", err)
 	}
 	a.addCleanup(bm)
+	if cfg.Broker.Plugin == "embedded" {
+		a.cleanups = append(a.cleanups, func() error { a.log.Info("broker: embedded broker stopping"); return nil })
+	}
 	b, ok := bm.(kafka.Broker)
 	if !ok {
 		return nil, fmt.Errorf("config: broker: plugin %q is not a broker", cfg.Broker.Plugin)
@@ -237,7 +240,12 @@ func (a *App) startEngine(pctx plugin.Context) error {
 		}
 	}()
 	// The runner must stop (and its last batch be written) before the stores close.
-	a.cleanups = append(a.cleanups, func() error { cancel(); a.engineWG.Wait(); return nil })
+	a.cleanups = append(a.cleanups, func() error {
+		cancel()
+		a.engineWG.Wait()
+		a.log.Info("engine: stopped, its last batch written and published")
+		return nil
+	})
 	if err := a.startAuditSink(pctx); err != nil {
 		return err
 	}

@@ -60,7 +60,13 @@ func (a *App) openStores() error {
 		return fmt.Errorf("engine: %w%s", err, hint)
 	}
 	a.sessions, a.audit = s, au
-	a.cleanups = append(a.cleanups, a.sessions.Close, a.audit.Close)
+	a.cleanups = append(a.cleanups, func() error {
+		err := errors.Join(a.sessions.Close(), a.audit.Close())
+		if err == nil {
+			a.log.Info("stores: closed, memtables flushed", "sessions", a.cfg.Engine.Sessions.Path, "audit", a.cfg.Engine.Audit.Path)
+		}
+		return err
+	})
 	return nil
 }
 

@@ -34,6 +34,7 @@ func loadConfig(t testing.TB, data, brokerDir string, sets ...string) *config.Co
 	sets = append([]string{
 		"data_dir=" + data,
 		"gateway.listen=127.0.0.1:0",
+		"admin.listen=", // dev.yaml's fixed port would clash between tests
 		"broker.dir=" + brokerDir,
 		"games.treasurehunt.scripts=" + repoPath(t, "scripts/treasurehunt"),
 		"games.treasurehunt.hunts=" + repoPath(t, "configs/hunts"),

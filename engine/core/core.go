@@ -155,11 +155,16 @@ func (c *Core) Step(src Source, a Action) error {
 	// A resent action (the gateway retried, or the player reconnected and
 	// resent) is answered again, never applied twice.
 	if a.Seq != 0 && a.Seq <= sess.Seq {
-		ans := Answer{OK: true, Reason: "already_applied"}
-		if a.Seq == sess.Seq && sess.Last != nil {
-			ans = *sess.Last
+		if prev, ok := sess.AnswerTo(a.Seq); ok {
+			c.answer(&a, prev, true, version)
+		} else {
+			// Older than the answers kept, or a seq this session skipped:
+			// not applied now, and its answer (if any) is no longer known.
+			c.event(a.Hunt, a.Player, protocol.ServerMessage{
+				Type: protocol.TypeResult, Hunt: a.Hunt, Seq: a.Seq, Reason: "already_applied",
+				Duplicate: true, Version: version, TS: a.TS,
+			})
 		}
-		c.answer(&a, ans, true, version)
 		return nil
 	}
 
@@ -210,7 +215,10 @@ func (c *Core) Step(src Source, a Action) error {
 	if res.Session != nil {
 		sess.State = res.Session
 	}
-	sess.Seq, sess.Seen, sess.Last = a.Seq, a.TS, &ans
+	sess.Seq, sess.Seen = a.Seq, a.TS
+	if a.Seq != 0 {
+		sess.remember(a.Seq, ans)
+	}
 	c.put(SessionKey(a.Hunt, a.Player), &sess, a.TS+c.cfg.SessionTTL.Milliseconds())
 
 	// The hunt record is rewritten when its state changed, or to push its

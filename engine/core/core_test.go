@@ -118,7 +118,7 @@ func TestStepAppliesOnceAndAnswersResends(t *testing.T) {
 	}
 	var state map[string]int
 	_ = json.Unmarshal(sess.State, &state)
-	if sess.Seq != 2 || state["moves"] != 2 || sess.Last == nil || !sess.Last.OK {
+	if last, ok := sess.AnswerTo(2); sess.Seq != 2 || state["moves"] != 2 || !ok || !last.OK {
 		t.Fatalf("session %+v (state %s): want seq 2, 2 calls applied, last answer ok", sess, sess.State)
 	}
 	// After Advance, a resend is still recognised from the store.
@@ -223,8 +223,8 @@ func TestRecordRoundTrip(t *testing.T) {
 	for _, r := range []core.SessionRecord{
 		{},
 		{Seq: 7, Seen: 1234, State: json.RawMessage(`{"a":1}`)},
-		{Seq: 1 << 60, Seen: -1, Last: &core.Answer{OK: false, Reason: "too_fast"}, State: json.RawMessage(`{}`)},
-		{Seq: 3, Last: &core.Answer{OK: true}},
+		{Seq: 1 << 60, Seen: -1, Recent: []core.RecentAnswer{{Seq: 1<<60 - 5, Answer: core.Answer{OK: false, Reason: "too_fast"}}, {Seq: 1 << 60, Answer: core.Answer{OK: true}}}, State: json.RawMessage(`{}`)},
+		{Seq: 3, Recent: []core.RecentAnswer{{Seq: 3, Answer: core.Answer{OK: true}}}},
 	} {
 		b, _ := r.MarshalBinary()
 		got, err := core.DecodeSession(b)
@@ -238,6 +238,12 @@ func TestRecordRoundTrip(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(*got, r) {
 			t.Fatalf("round trip of %+v gave %+v, %v", r, got, err)
 		}
+	}
+	// Version 1 records (the last answer only) are still read.
+	v1 := append([]byte{1, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 5, 1, 8}, "too_fast{}"...)
+	if got, err := core.DecodeSession(v1); err != nil || got.Seq != 9 || len(got.Recent) != 1 ||
+		got.Recent[0] != (core.RecentAnswer{Seq: 9, Answer: core.Answer{Reason: "too_fast"}}) || string(got.State) != "{}" {
+		t.Fatalf("version 1 record: %+v, %v", got, err)
 	}
 	for _, bad := range [][]byte{nil, {1, 2}, {9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, append(make([]byte, 18, 20), 1, 0xff)} {
 		if _, err := core.DecodeSession(bad); err == nil {
@@ -324,5 +330,48 @@ func TestHuntRecordRewrittenOnlyWhenNeeded(t *testing.T) {
 	hr, err := core.DecodeHunt(st[string(core.HuntKey("h1"))])
 	if err != nil || string(hr.State) != `{"players":1}` || hr.Seen != 1000+ttl/10 {
 		t.Fatalf("hunt record %+v (%v): want the join's state, seen at the refresh", hr, err)
+	}
+}
+
+// A resent action gets the answer it had, rejected ones included, for the
+// last RecentAnswers actions; an older one is not applied and not answered
+// as if it had been accepted.
+func TestResendGetsItsOwnAnswer(t *testing.T) {
+	st := memState{}
+	c, rules := newCore(st)
+	step := func(off int64, a core.Action) map[string]any {
+		t.Helper()
+		a.Hunt, a.Player = "h1", "p"
+		if err := c.Step(core.Source{Offset: off}, a); err != nil {
+			t.Fatal(err)
+		}
+		rs := results(t, c.Ready())
+		st.apply(c.Ready())
+		c.Advance()
+		return rs[len(rs)-1]
+	}
+	step(0, core.Action{Seq: 1, Type: "join"})
+	if r := step(1, core.Action{Seq: 2, Type: "move", Lat: 1}); r["ok"] != false || r["reason"] != "too_fast" {
+		t.Fatalf("move 2: %v, want too_fast", r)
+	}
+	n := int64(2)
+	for seq := uint64(3); seq <= 3+core.RecentAnswers; seq++ {
+		step(n, core.Action{Seq: seq, Type: "move"})
+		n++
+		if seq == 4 {
+			calls := len(rules.calls)
+			if r := step(n, core.Action{Seq: 2, Type: "move", Lat: 1}); r["ok"] != false || r["reason"] != "too_fast" || r["duplicate"] != true {
+				t.Fatalf("resent move 2 after move 4: %v, want its own too_fast again", r)
+			}
+			n++
+			if len(rules.calls) != calls {
+				t.Fatal("a resend ran the rules")
+			}
+		}
+	}
+	// Move 2 is now more than RecentAnswers actions back.
+	r := step(n, core.Action{Seq: 2, Type: "move", Lat: 1})
+	if _, has := r["ok"]; has || r["reason"] != "already_applied" || r["duplicate"] != true {
+		t.Fatalf("resent move 2 out of the window: %v, want no ok, already_applied", r)
 	}
 }

@@ -11,10 +11,44 @@ import (
 // stored under SessionKey. The game's state stays opaque JSON; the envelope is
 // binary so that no step re-parses the state just to read a sequence number.
 type SessionRecord struct {
-	Seq   uint64          // last applied action seq
-	Seen  int64           // last activity, unix ms
-	Last  *Answer         // answer to Seq, sent again for a resent action
-	State json.RawMessage // the game's session state
+	Seq  uint64 // last applied action seq
+	Seen int64  // last activity, unix ms
+	// Recent are the answers to the last RecentAnswers actions, oldest
+	// first, sent again when one of them is resent.
+	Recent []RecentAnswer
+	State  json.RawMessage // the game's session state
+}
+
+// RecentAnswers is how many answers a session keeps for resends: a client
+// may have that many actions in flight (the replay tool keeps 32).
+const RecentAnswers = 32
+
+// RecentAnswer is the answer to the action with sequence number Seq.
+type RecentAnswer struct {
+	Seq uint64
+	Answer
+}
+
+// AnswerTo returns the kept answer to seq.
+func (r *SessionRecord) AnswerTo(seq uint64) (Answer, bool) {
+	for i := len(r.Recent) - 1; i >= 0; i-- {
+		if r.Recent[i].Seq == seq {
+			return r.Recent[i].Answer, true
+		}
+	}
+	return Answer{}, false
+}
+
+// remember keeps ans as the answer to seq, forgetting the oldest beyond
+// RecentAnswers. Recent is copied, never appended to in place: it may
+// alias a decoded record another reader holds.
+func (r *SessionRecord) remember(seq uint64, ans Answer) {
+	keep := r.Recent
+	if len(keep) >= RecentAnswers {
+		keep = keep[len(keep)-RecentAnswers+1:]
+	}
+	recent := make([]RecentAnswer, 0, len(keep)+1)
+	r.Recent = append(append(recent, keep...), RecentAnswer{Seq: seq, Answer: ans})
 }
 
 // HuntRecord is the engine's envelope around a game's hunt state (HuntKey).
@@ -31,59 +65,96 @@ type Answer struct {
 }
 
 const (
-	sessionRecordV1 = 1
+	sessionRecordV1 = 1 // the last answer only; read, no longer written
+	sessionRecordV2 = 2
 	huntRecordV1    = 1
 )
 
 var errShortRecord = errors.New("core: record too short")
 
-// MarshalBinary encodes: version u8, seq u64, seen i64, flags u8 (1: has
-// last, 2: last ok), reason (uvarint length + bytes), state (the rest).
+// MarshalBinary encodes: version u8 (2), seq u64, seen i64, the number of
+// recent answers u8, each as (seq - its seq) uvarint, flags u8 (2: ok),
+// reason (uvarint length + bytes); then the state (the rest).
 func (r *SessionRecord) MarshalBinary() ([]byte, error) {
-	b := make([]byte, 0, 1+8+8+1+1+16+len(r.State))
-	b = append(b, sessionRecordV1)
+	b := make([]byte, 0, 1+8+8+1+3*len(r.Recent)+len(r.State))
+	b = append(b, sessionRecordV2)
 	b = binary.BigEndian.AppendUint64(b, r.Seq)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.Seen))
-	var flags byte
-	reason := ""
-	if r.Last != nil {
-		flags |= 1
-		if r.Last.OK {
+	recent := r.Recent
+	if len(recent) > RecentAnswers {
+		recent = recent[len(recent)-RecentAnswers:]
+	}
+	b = append(b, byte(len(recent)))
+	for _, ra := range recent {
+		b = binary.AppendUvarint(b, r.Seq-ra.Seq)
+		var flags byte
+		if ra.OK {
 			flags |= 2
 		}
-		reason = r.Last.Reason
+		b = append(b, flags)
+		b = binary.AppendUvarint(b, uint64(len(ra.Reason)))
+		b = append(b, ra.Reason...)
 	}
-	b = append(b, flags)
-	b = binary.AppendUvarint(b, uint64(len(reason)))
-	b = append(b, reason...)
 	return append(b, r.State...), nil
 }
 
-// UnmarshalBinary decodes MarshalBinary's output. State aliases b.
+// UnmarshalBinary decodes MarshalBinary's output, and version 1 records
+// (the last answer only). State aliases b.
 func (r *SessionRecord) UnmarshalBinary(b []byte) error {
 	if len(b) < 18 {
 		return errShortRecord
 	}
-	if b[0] != sessionRecordV1 {
-		return fmt.Errorf("core: session record version %d unknown", b[0])
-	}
 	r.Seq = binary.BigEndian.Uint64(b[1:])
 	r.Seen = int64(binary.BigEndian.Uint64(b[9:]))
-	flags := b[17]
-	n, w := binary.Uvarint(b[18:])
-	if w <= 0 || uint64(len(b)-18-w) < n {
-		return errShortRecord
-	}
-	rest := b[18+w:]
-	r.Last = nil
-	if flags&1 != 0 {
-		r.Last = &Answer{OK: flags&2 != 0, Reason: string(rest[:n])}
+	r.Recent = nil
+	var rest []byte
+	switch b[0] {
+	case sessionRecordV1: // flags u8 (1: has last, 2: last ok), reason
+		flags := b[17]
+		reason, tail, err := readString(b[18:])
+		if err != nil {
+			return err
+		}
+		if flags&1 != 0 {
+			r.Recent = []RecentAnswer{{Seq: r.Seq, Answer: Answer{OK: flags&2 != 0, Reason: reason}}}
+		}
+		rest = tail
+	case sessionRecordV2:
+		n := int(b[17])
+		rest = b[18:]
+		if n > 0 {
+			r.Recent = make([]RecentAnswer, n)
+		}
+		for i := range n {
+			d, w := binary.Uvarint(rest)
+			if w <= 0 || len(rest) < w+1 {
+				return errShortRecord
+			}
+			flags := rest[w]
+			reason, tail, err := readString(rest[w+1:])
+			if err != nil {
+				return err
+			}
+			r.Recent[i] = RecentAnswer{Seq: r.Seq - d, Answer: Answer{OK: flags&2 != 0, Reason: reason}}
+			rest = tail
+		}
+	default:
+		return fmt.Errorf("core: session record version %d unknown", b[0])
 	}
 	r.State = nil
-	if len(rest[n:]) > 0 {
-		r.State = rest[n:]
+	if len(rest) > 0 {
+		r.State = rest
 	}
 	return nil
+}
+
+// readString reads a uvarint length and that many bytes.
+func readString(b []byte) (string, []byte, error) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || uint64(len(b)-w) < n {
+		return "", nil, errShortRecord
+	}
+	return string(b[w : w+int(n)]), b[w+int(n):], nil
 }
 
 // MarshalBinary encodes: version u8, flags u8 (1: ended), seen i64, state.

@@ -102,7 +102,8 @@ local function reject_move(ctx, player, pos, reason, speed)
 end
 
 function on_move(ctx, player, pos)
-  if player.joined_at == nil then
+  -- A player who left plays again after a new join.
+  if player.joined_at == nil or player.left_at ~= nil then
     return ctx.reject("not_joined")
   end
   local hunt = ctx.hunt

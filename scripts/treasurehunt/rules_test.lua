@@ -182,3 +182,17 @@ function test_whole_walk_scores_every_beacon(t)
   -- 33 + (10 + 5 + 5) + (35 + 10 + 5)
   t.eq(total, 103)
 end
+
+function test_moves_after_leave_are_refused_until_a_new_join(t)
+  local g = new_game()
+  g:join("alice")
+  t.ok(g:leave("alice").ok, "leave accepted")
+  local r = g:move("alice", 48.8566, 2.3522) -- at b1
+  t.eq(r.ok, false)
+  t.eq(r.reason, "not_joined")
+  t.eq(t.find(r.events, "type", "discovery"), nil, "no discovery after leaving")
+  g:join("alice")
+  r = g:move("alice", 48.8566, 2.3522)
+  t.ok(r.ok, "a move after joining again is played")
+  t.eq(t.find(r.events, "type", "discovery").data.beacon, "b1")
+end

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/veltrix/veltrix/engine/client"
@@ -30,6 +31,11 @@ type Options struct {
 	Window int
 	// Progress, if set, is called after each answer.
 	Progress func(done, total int)
+	// FirstSeq is the join's seq; the moves follow it. Default: the clock
+	// in unix ms, so a player who played before (whose actions up to some
+	// seq the engine has applied) is replayed with higher seqs, not
+	// answered as resends.
+	FirstSeq uint64
 }
 
 // Discovery is one beacon found.
@@ -71,7 +77,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{Player: c.Player, Hunt: o.Hunt, Rejected: map[string]int{}}
 
 	sent := make(map[uint64]time.Time, o.Window)
-	var seq uint64 = 1
+	seq := o.FirstSeq
+	if seq == 0 {
+		seq = uint64(time.Now().UnixMilli())
+	}
+	joinSeq := seq
 	if err := c.Wait(ctx); err != nil {
 		return nil, err
 	}
@@ -79,11 +89,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	sent[seq] = time.Now()
-	if err := awaitUntil(ctx, c, rep, sent, 0); err != nil {
+	if err := awaitUntil(ctx, c, rep, sent, joinSeq, 0); err != nil {
 		return nil, err
 	}
 	if rep.Rejected["join"] > 0 {
-		return rep, fmt.Errorf("replay: join %s refused: %v", o.Hunt, rep.Rejected)
+		reason := "refused"
+		for k := range rep.Rejected {
+			if r, ok := strings.CutPrefix(k, "join:"); ok {
+				reason = r
+			}
+		}
+		return rep, fmt.Errorf("replay: join %s: %s", o.Hunt, reason)
 	}
 
 	t0 := o.Points[0].Time
@@ -115,14 +131,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		sent[seq] = time.Now()
 		rep.Moves++
-		if err := awaitUntil(ctx, c, rep, sent, o.Window-1); err != nil {
+		if err := awaitUntil(ctx, c, rep, sent, joinSeq, o.Window-1); err != nil {
 			return rep, err
 		}
 		if o.Progress != nil {
 			o.Progress(rep.Moves-len(sent), len(o.Points))
 		}
 	}
-	if err := awaitUntil(ctx, c, rep, sent, 0); err != nil {
+	if err := awaitUntil(ctx, c, rep, sent, joinSeq, 0); err != nil {
 		return rep, err
 	}
 	if o.Progress != nil {
@@ -133,7 +149,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 }
 
 // awaitUntil reads messages until at most pending moves await an answer.
-func awaitUntil(ctx context.Context, c *client.Client, rep *Report, sent map[uint64]time.Time, pending int) error {
+func awaitUntil(ctx context.Context, c *client.Client, rep *Report, sent map[uint64]time.Time, joinSeq uint64, pending int) error {
 	for len(sent) > pending {
 		m, err := c.Next(ctx)
 		if err != nil {
@@ -148,11 +164,18 @@ func awaitUntil(ctx context.Context, c *client.Client, rep *Report, sent map[uin
 			delete(sent, m.Seq)
 			rep.Latencies = append(rep.Latencies, time.Since(t))
 			switch {
+			case m.Duplicate:
+				// The engine had these seqs already: nothing was applied.
+				rep.Rejected["duplicate"]++
+				if m.Seq == joinSeq {
+					rep.Rejected["join"]++
+					rep.Rejected["join:already applied (seq "+fmt.Sprint(m.Seq)+" is not above the player's last)"]++
+				}
 			case m.OK != nil && *m.OK:
-				if m.Seq > 1 {
+				if m.Seq != joinSeq {
 					rep.Accepted++
 				}
-			case m.Seq == 1:
+			case m.Seq == joinSeq:
 				rep.Rejected["join"]++
 				rep.Rejected["join:"+m.Reason]++
 			default:
