@@ -89,7 +89,9 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 	defer out.Flush()
 	enc := json.NewEncoder(out)
 	var werr error
+	rows := 0
 	emit := func(r store.Row) bool {
+		rows++
 		werr = enc.Encode(r)
 		return werr == nil
 	}
@@ -97,6 +99,9 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 	case *adminURL != "":
 		err = auditFromAdmin(*adminURL, params, out)
 	case *exportDir != "":
+		if fi, serr := os.Stat(*exportDir); serr != nil || !fi.IsDir() {
+			return fmt.Errorf("audit: --from-export %s: not a directory of exported audit files", *exportDir)
+		}
 		err = jsonl.ReadDir(*exportDir, q, emit)
 	default:
 		dir := *path
@@ -117,6 +122,14 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
+	}
+	if rows == 0 && *adminURL == "" {
+		// Said on stderr, so stdout stays pure JSON lines.
+		who := fmt.Sprintf("hunt %q", *hunt)
+		if *player != "" {
+			who += fmt.Sprintf(", player %q", *player)
+		}
+		fmt.Fprintf(stderr, "audit: no rows for %s in that time range\n", who)
 	}
 	return nil
 }

@@ -450,3 +450,28 @@ func TestReplayPacesUnderRateLimit(t *testing.T) {
 		t.Fatalf("discovered %v, want %v", got, want)
 	}
 }
+
+// The replay command's mistakes are named: a wrong URL scheme, the
+// gateway's reason for a refused handshake, an unknown hunt, a bad radius.
+func TestReplayAndImportErrorsAreClear(t *testing.T) {
+	shared := shareddata.SharedDir(t)
+	walk := filepath.Join(shared, "walk_visnjan_with_waypoints.gpx")
+	s := startServer(t, repoPath(t, "configs/hunts"))
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"replay", "--gpx", walk, "--url", strings.Replace(s.GatewayURL(), "ws://", "http://", 1), "--hunt", "harbour"}, "want ws://HOST:PORT/ws"},
+		{[]string{"replay", "--gpx", walk, "--url", s.GatewayURL(), "--hunt", "harbour", "--player", "bad id!"}, "401 Unauthorized: unauthorized: player id must be 1-64 characters"},
+		{[]string{"replay", "--gpx", walk, "--url", s.GatewayURL(), "--hunt", "nosuch", "--speed", "0"}, "replay: join nosuch: unknown_hunt"},
+		{[]string{"hunt", "import", "--gpx", walk, "--radius", "-5"}, "--radius -5: want a positive number of metres"},
+	} {
+		_, stderr, code := veltrix(t, tc.args...)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("veltrix %s: exit %d, stderr %q; want it to say %q", strings.Join(tc.args, " "), code, stderr, tc.want)
+		}
+		if strings.HasPrefix(stderr, "\n") {
+			t.Errorf("veltrix %s: stderr starts with a blank line", strings.Join(tc.args, " "))
+		}
+	}
+}

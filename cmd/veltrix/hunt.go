@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -42,6 +43,9 @@ func huntCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if *in == "" {
 		return errors.New("hunt import: --gpx FILE is required")
+	}
+	if *radius < 0 || math.IsNaN(*radius) {
+		return fmt.Errorf("hunt import: --radius %v: want a positive number of metres", *radius)
 	}
 	f, err := gpx.ParseFile(*in)
 	if err != nil {
@@ -126,7 +130,9 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 			}
 		},
 	})
-	fmt.Fprintln(stderr)
+	if last >= 0 {
+		fmt.Fprintln(stderr) // end the progress line
+	}
 	if err != nil {
 		return err
 	}

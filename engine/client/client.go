@@ -3,10 +3,12 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -71,6 +73,9 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: url %q: %w", rawURL, err)
 	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return nil, fmt.Errorf("client: url %q: want ws://HOST:PORT/ws (or wss://)", rawURL)
+	}
 	if o.Player != "" || o.ResumeToken != "" {
 		q := u.Query()
 		if o.Player != "" {
@@ -98,6 +103,12 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Client, error) {
 	conn, resp, err := gws.NewClient(c, copt)
 	if err != nil {
 		if resp != nil {
+			// The gateway says why it refused in the body (http.Error).
+			if resp.Body != nil {
+				if b, _ := io.ReadAll(io.LimitReader(resp.Body, 512)); len(bytes.TrimSpace(b)) > 0 {
+					return nil, fmt.Errorf("client: dial %s: %s: %s", rawURL, resp.Status, bytes.TrimSpace(b))
+				}
+			}
 			return nil, fmt.Errorf("client: dial %s: %s: %w", rawURL, resp.Status, err)
 		}
 		return nil, fmt.Errorf("client: dial %s: %w", rawURL, err)

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -380,13 +381,38 @@ func Load(path string, environ []string, sets []string) (*Config, error) {
 	}
 	var c Config
 	if err := Strict(k.Raw(), &c); err != nil {
-		return nil, err
+		return nil, withEnvHint(err, environ)
 	}
 	c.Defaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// withEnvHint adds to an unknown-key error the environment variables that
+// look like a level separator written with one underscore
+// (VELTRIX_GATEWAY_LISTEN for VELTRIX_GATEWAY__LISTEN), a common slip.
+func withEnvHint(err error, environ []string) error {
+	if !strings.Contains(err.Error(), "unknown key") {
+		return err
+	}
+	var hints []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		rest, ok := strings.CutPrefix(name, EnvPrefix)
+		if !ok || strings.Contains(rest, "__") {
+			continue
+		}
+		key, _ := envKey(name, "")
+		if strings.Contains(err.Error(), key) {
+			hints = append(hints, fmt.Sprintf("%s reads as key %q: environment names write __ between levels (VELTRIX_GATEWAY__LISTEN is gateway.listen)", name, key))
+		}
+	}
+	if len(hints) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w\n%s", err, strings.Join(hints, "\n"))
 }
 
 // envKey maps VELTRIX_GATEWAY__MAX_FRAME_BYTES to gateway.max_frame_bytes.
@@ -428,6 +454,9 @@ func strict(raw map[string]any, out any) error {
 	return nil
 }
 
+// quotedKey is how mapstructure names a key at the start of a line: 'a.b' .
+var quotedKey = regexp.MustCompile(`(?m)^'([A-Za-z0-9_.\[\]-]+)' `)
+
 // cleanDecodeError rewords mapstructure's messages so they name keys the way
 // the YAML file does.
 func cleanDecodeError(err error) error {
@@ -435,6 +464,16 @@ func cleanDecodeError(err error) error {
 	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
 	msg = strings.ReplaceAll(msg, "'' has invalid keys", "unknown key(s)")
 	msg = strings.ReplaceAll(msg, "has invalid keys", "has unknown key(s)")
+	msg = quotedKey.ReplaceAllString(msg, "$1: ")
+	for from, to := range map[string]string{
+		"cannot parse value as 'int': strconv.ParseInt: invalid syntax":       "not an integer",
+		"cannot parse value as 'float64': strconv.ParseFloat: invalid syntax": "not a number",
+		"cannot parse value as 'bool': strconv.ParseBool: invalid syntax":     "not true or false",
+		"time: missing unit in duration":                                      "a duration needs a unit (500ms, 30s, 30m, 2160h)",
+		"time: invalid duration":                                              "not a duration (500ms, 30s, 30m, 2160h)",
+	} {
+		msg = strings.ReplaceAll(msg, from, to)
+	}
 	return errors.New(msg)
 }
 
