@@ -19,6 +19,17 @@ import (
 	"github.com/veltrix/veltrix/games/treasurehunt/replay"
 )
 
+const huntUsage = `usage:
+  veltrix hunt import --gpx FILE [--out HUNT.yaml] [--id ID] [--name NAME] [--radius M]
+  veltrix hunt validate [--hunts DIR] [--tests] PATH...
+  veltrix hunt simulate --hunt HUNT --tracks A.gpx [B.gpx...] [--scripts DIR] [--players a,b] [--end] [--json]
+
+import turns GPX waypoints (GPX 1.0/1.1, Groundspeak caches) into a hunt
+definition; validate checks scripts and hunts (and runs the Lua tests with
+--tests); simulate plays tracks through the engine's code offline.
+veltrix hunt import --help (or validate, simulate) lists each one's flags.
+`
+
 func huntCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
@@ -29,7 +40,8 @@ func huntCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if len(args) == 0 || args[0] != "import" {
-		return errors.New("hunt: usage: veltrix hunt import|validate|simulate ... (veltrix hunt import --gpx FILE [--out HUNT.yaml] [--id ID] [--name NAME] [--radius M])")
+		fmt.Fprint(stderr, huntUsage)
+		return errors.New("hunt: want import, validate or simulate")
 	}
 	fs := flag.NewFlagSet("veltrix hunt import", flag.ContinueOnError)
 	fs.SetOutput(stderr)

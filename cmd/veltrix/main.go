@@ -38,10 +38,10 @@ Usage:
   veltrix hunt validate DIR | hunt simulate ...          designer tools (see docs/lua-api.md)
   veltrix audit --hunt H [--player P] [--since T] [--until T]   query the audit store (JSON lines)
   veltrix stores stats                                   live keys, bytes, compactions of the stores
-  veltrix token issue --player ID                        issue a signed player token (token auth)
+  veltrix token issue --player ID | token verify TOKEN   signed player tokens (token auth)
   veltrix bench conns|players ...                        load tools
 
-Configuration: the YAML file, then VELTRIX_* environment variables
+Each command takes --help. Configuration: the YAML file, then VELTRIX_* environment variables
 (VELTRIX_GATEWAY__LISTEN=0.0.0.0:8080 sets gateway.listen), then --set flags.
 `
 
@@ -53,6 +53,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	// `veltrix CMD --help` for the commands with subcommands.
+	if len(args) == 2 && isHelp(args[1]) {
+		if text, ok := map[string]string{
+			"hunt":   huntUsage,
+			"stores": storesUsage,
+			"token":  tokenUsage,
+			"bench":  benchUsage,
+		}[args[0]]; ok {
+			fmt.Fprint(stdout, text)
+			return 0
+		}
 	}
 	var err error
 	switch args[0] {
@@ -90,6 +102,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+func isHelp(s string) bool { return s == "-h" || s == "--help" || s == "-help" || s == "help" }
 
 // multi is a repeatable string flag.
 type multi []string

@@ -17,7 +17,10 @@ const storesUsage = `Usage: veltrix stores stats [--exact] [--admin URL] [--conf
 
 Prints the session and audit stores' figures as JSON: estimated keys, SST
 bytes, memtable bytes, bytes on disk, free space, block cache use, and the
-counters of expired rows dropped and compactions.
+counters of expired rows dropped and compactions. estimated_keys is
+RocksDB's estimate: every overwrite and delete counts until a compaction
+merges them (a session written 400 times may count 400), so it runs high
+on a busy sessions store; --exact gives the true count.
 
 Without --admin the stores of the config (engine.sessions.path,
 engine.audit.path) are opened read-only, which works while an engine runs
