@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
+	"strings"
 )
 
 // Client message types.
@@ -96,7 +98,14 @@ func (e *ValidationError) Error() string { return e.Code + ": " + e.Msg }
 func Decode(b []byte) (ClientMessage, error) {
 	var m ClientMessage
 	if err := json.Unmarshal(b, &m); err != nil {
-		return m, &ValidationError{ErrBadJSON, fmt.Sprintf("not a JSON message object: %v", err)}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return m, &ValidationError{ErrBadJSON, fmt.Sprintf("field %q: a JSON %s where a %s is wanted", te.Field, te.Value, jsonKind(te.Type.Kind()))}
+		}
+		if errors.As(err, &te) {
+			return m, &ValidationError{ErrBadJSON, fmt.Sprintf("a JSON %s where a message object is wanted", te.Value)}
+		}
+		return m, &ValidationError{ErrBadJSON, fmt.Sprintf("not a JSON message object: %v", strings.TrimPrefix(err.Error(), "json: "))}
 	}
 	switch m.Type {
 	case TypePing:
@@ -153,4 +162,20 @@ func ValidID(s string) bool {
 func IsValidation(err error) bool {
 	var v *ValidationError
 	return errors.As(err, &v)
+}
+
+// jsonKind names a Go kind the way a client writing JSON thinks of it.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	default:
+		return "number"
+	}
 }
