@@ -5,6 +5,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -243,11 +244,13 @@ func (r *Runner) handle(ctx context.Context, rd core.Ready) error {
 	for p, off := range rd.Offsets {
 		ws = append(ws, store.Write{Key: r.offsetKey(p), Value: binary.BigEndian.AppendUint64(nil, uint64(off))})
 	}
-	outKeys := make([][]byte, len(rd.Events))
-	for i, e := range rd.Events {
-		outKeys[i] = binary.BigEndian.AppendUint64([]byte("x/"), r.outbox)
+	// The batch's events go in one outbox row: one key per batch, not per
+	// event, for RocksDB to write, flush and compact away.
+	var outKey []byte
+	if len(rd.Events) > 0 {
+		outKey = binary.BigEndian.AppendUint64([]byte("x/"), r.outbox)
 		r.outbox++
-		ws = append(ws, store.Write{Key: outKeys[i], Value: encodeOutbox(e)})
+		ws = append(ws, store.Write{Key: outKey, Value: encodeOutbox(rd.Events)})
 	}
 	// The previous Ready's events are out: their outbox rows go in this
 	// batch rather than in a write of their own.
@@ -265,7 +268,7 @@ func (r *Runner) handle(ctx context.Context, rd core.Ready) error {
 		// The events stay in the outbox and go out at the next start.
 		return err
 	}
-	r.produced = append(r.produced, outKeys...)
+	r.produced = append(r.produced, outKey)
 	return nil
 }
 
@@ -341,11 +344,11 @@ func (r *Runner) flushOutbox(ctx context.Context) error {
 	var keys [][]byte
 	var events []core.Event
 	err := r.cfg.Sessions.Scan([]byte("x/"), func(k, v []byte, _ int64) bool {
-		e, err := decodeOutbox(v)
+		es, err := decodeOutbox(bytes.Clone(v)) // v is the iterator's, valid in this call only
 		if err != nil {
 			r.log.Warn("engine: undecodable outbox row dropped", "key", k, "err", err)
 		} else {
-			events = append(events, e)
+			events = append(events, es...)
 		}
 		keys = append(keys, append([]byte(nil), k...))
 		return true
@@ -375,21 +378,55 @@ func eventRecord(topic string, e core.Event) *kgo.Record {
 	return rec
 }
 
-type outboxRow struct {
-	Hunt    string          `json:"hunt"`
-	To      string          `json:"to,omitempty"`
-	Payload json.RawMessage `json:"payload"`
-}
+// outboxV2 starts a row holding a batch's events: for each, hunt, to and
+// payload as uvarint length and bytes. (Version 1 rows, one event as a JSON
+// object, start with '{' and are still read.)
+const outboxV2 = 2
 
-func encodeOutbox(e core.Event) []byte {
-	b, _ := json.Marshal(outboxRow{Hunt: e.Hunt, To: e.To, Payload: e.Payload})
+func encodeOutbox(events []core.Event) []byte {
+	n := 1
+	for _, e := range events {
+		n += 3*binary.MaxVarintLen32 + len(e.Hunt) + len(e.To) + len(e.Payload)
+	}
+	b := make([]byte, 1, n)
+	b[0] = outboxV2
+	for _, e := range events {
+		for _, f := range [][]byte{[]byte(e.Hunt), []byte(e.To), e.Payload} {
+			b = binary.AppendUvarint(b, uint64(len(f)))
+			b = append(b, f...)
+		}
+	}
 	return b
 }
 
-func decodeOutbox(b []byte) (core.Event, error) {
-	var o outboxRow
-	if err := json.Unmarshal(b, &o); err != nil {
-		return core.Event{}, err
+// decodeOutbox decodes a row; the events alias b.
+func decodeOutbox(b []byte) ([]core.Event, error) {
+	if len(b) > 0 && b[0] == '{' {
+		var o struct {
+			Hunt    string          `json:"hunt"`
+			To      string          `json:"to,omitempty"`
+			Payload json.RawMessage `json:"payload"`
+		}
+		if err := json.Unmarshal(b, &o); err != nil {
+			return nil, err
+		}
+		return []core.Event{{Hunt: o.Hunt, To: o.To, Payload: o.Payload}}, nil
 	}
-	return core.Event{Hunt: o.Hunt, To: o.To, Payload: o.Payload}, nil
+	if len(b) == 0 || b[0] != outboxV2 {
+		return nil, fmt.Errorf("outbox row: unknown version")
+	}
+	var out []core.Event
+	rest := b[1:]
+	for len(rest) > 0 {
+		var f [3][]byte
+		for i := range f {
+			n, w := binary.Uvarint(rest)
+			if w <= 0 || uint64(len(rest)-w) < n {
+				return nil, fmt.Errorf("outbox row: truncated")
+			}
+			f[i], rest = rest[w:w+int(n)], rest[w+int(n):]
+		}
+		out = append(out, core.Event{Hunt: string(f[0]), To: string(f[1]), Payload: f[2]})
+	}
+	return out, nil
 }
