@@ -130,6 +130,11 @@ func TestAdminAuditAndStores(t *testing.T) {
 		// alice's and bob's sessions, and the hunt's live state: all idle 31 min.
 		`veltrix_store_expired_dropped_total{store="sessions"} 3`,
 		`veltrix_store_expired_dropped_total{store="audit"} 0`,
+		// The engine loop: alice's join and move and bob's join, all answered.
+		"veltrix_engine_actions_total 3",
+		`veltrix_engine_batch_phase_seconds_count{phase="commit"}`,
+		`veltrix_engine_batch_phase_seconds_bucket{phase="produce",le="+Inf"}`,
+		"veltrix_engine_batch_actions_sum 3",
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)

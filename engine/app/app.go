@@ -220,11 +220,15 @@ func (a *App) startEngine(pctx plugin.Context) error {
 		a.log.Info("engine: game loaded", "game", name, "version", g.Version(), "hunts", len(g.Hunts()))
 	}
 
+	var observe func(runner.BatchStats)
+	if a.admin != nil {
+		observe = batchMetrics(a.admin.Registry())
+	}
 	a.runner, err = runner.New(runner.Config{
 		Seeds: a.broker.Seeds(), ClientID: cfg.Engine.ClientID, Group: cfg.Engine.Group, InstanceID: cfg.Engine.InstanceID,
 		Actions: cfg.Topics.Actions, Events: cfg.Topics.Events,
 		Catalog: cat, Sessions: a.sessions, Audit: a.audit, StoreName: cfg.Engine.Sessions.Path,
-		SessionTTL: cfg.Engine.Sessions.TTL, Version: cat.version, Log: a.log,
+		SessionTTL: cfg.Engine.Sessions.TTL, Version: cat.version, Log: a.log, Observe: observe,
 	})
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/veltrix/veltrix/engine/runner"
 	"github.com/veltrix/veltrix/engine/store"
 )
 
@@ -308,5 +309,34 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descFull, st.CompactionsTriggered)
 		counter(descRefused, st.CompactionsRefused)
 		counter(descExpired, st.ExpiredDropped)
+	}
+}
+
+// batchMetrics registers the engine loop's metrics and returns the runner's
+// observer: where a batch's time goes (rules, audit write, state commit,
+// produce), how many actions batches hold, and the actions applied.
+func batchMetrics(reg prometheus.Registerer) func(runner.BatchStats) {
+	phase := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "veltrix", Subsystem: "engine", Name: "batch_phase_seconds",
+		Help:    "Time one batch spent in each phase: step (rules), audit (audit store write), commit (session store write), produce (events acked).",
+		Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16), // 50 µs to 1.6 s
+	}, []string{"phase"})
+	size := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "veltrix", Subsystem: "engine", Name: "batch_actions",
+		Help: "Actions in one batch.", Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 to 1024
+	})
+	actions := prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "veltrix", Subsystem: "engine", Name: "actions_total", Help: "Actions consumed and applied (or refused) by the engine.",
+	})
+	reg.MustRegister(phase, size, actions)
+	step, audit, commit, produce := phase.WithLabelValues("step"), phase.WithLabelValues("audit"),
+		phase.WithLabelValues("commit"), phase.WithLabelValues("produce")
+	return func(st runner.BatchStats) {
+		step.Observe(st.Step.Seconds())
+		audit.Observe(st.Audit.Seconds())
+		commit.Observe(st.Commit.Seconds())
+		produce.Observe(st.Produce.Seconds())
+		size.Observe(float64(st.Actions))
+		actions.Add(float64(st.Actions))
 	}
 }

@@ -42,10 +42,22 @@ type Config struct {
 	StoreName string
 	// MaxPoll bounds the records handled in one Ready. Default 1000.
 	MaxPoll int
+	// Observe, if set, is told of every batch: its actions and how long
+	// each phase took (metrics; called on the engine loop, keep it cheap).
+	Observe func(BatchStats)
 	// DrainTimeout bounds, at shutdown, publishing the last Ready's events
 	// to an unreachable broker; past it they stay in the outbox and go out at
 	// the next start. Default 30s.
 	DrainTimeout time.Duration
+}
+
+// BatchStats describes one batch of the engine loop.
+type BatchStats struct {
+	Actions int
+	Step    time.Duration // decoding the actions and running the rules
+	Audit   time.Duration // the audit store's write
+	Commit  time.Duration // the session store's write (state, offsets, outbox)
+	Produce time.Duration // publishing the events until the broker acked
 }
 
 // Runner owns the engine loop. Run it once.
@@ -184,6 +196,7 @@ func (r *Runner) Run(parent context.Context) error {
 		})
 		var stepErr error
 		var recs []*kgo.Record
+		t0 := time.Now()
 		fetches.EachRecord(func(rec *kgo.Record) {
 			if stepErr != nil {
 				return
@@ -209,11 +222,15 @@ func (r *Runner) Run(parent context.Context) error {
 		}
 		rd := r.core.Ready()
 		if !rd.Empty() {
-			if err := r.handle(ctx, rd); err != nil {
+			st := BatchStats{Actions: len(recs), Step: time.Since(t0)}
+			if err := r.handle(ctx, rd, &st); err != nil {
 				r.cl.AllowRebalance()
 				return err
 			}
 			r.applied.Add(int64(len(recs)))
+			if r.cfg.Observe != nil {
+				r.cfg.Observe(st)
+			}
 		}
 		r.core.Advance()
 		r.cl.MarkCommitRecords(recs...)
@@ -222,7 +239,7 @@ func (r *Runner) Run(parent context.Context) error {
 }
 
 // handle carries out one Ready in the order engine/core documents.
-func (r *Runner) handle(ctx context.Context, rd core.Ready) error {
+func (r *Runner) handle(ctx context.Context, rd core.Ready, st *BatchStats) error {
 	for _, err := range rd.Failures {
 		r.failed.Add(1)
 		r.log.Warn("engine: rules error", "err", err)
@@ -233,9 +250,11 @@ func (r *Runner) handle(ctx context.Context, rd core.Ready) error {
 			rows[i] = store.Row{Hunt: a.Hunt, Player: a.Player, TS: a.TS, Partition: a.Partition,
 				Offset: a.Offset, Index: a.Index, Kind: a.Kind, Data: a.Data}
 		}
+		t := time.Now()
 		if err := r.cfg.Audit.Append(rows); err != nil {
 			return fmt.Errorf("runner: audit: %w", err)
 		}
+		st.Audit = time.Since(t)
 	}
 	ws := make([]store.Write, 0, len(rd.Writes)+len(rd.Offsets)+len(rd.Events))
 	for _, w := range rd.Writes {
@@ -257,17 +276,21 @@ func (r *Runner) handle(ctx context.Context, rd core.Ready) error {
 	for _, k := range r.produced {
 		ws = append(ws, store.Write{Key: k, Delete: true})
 	}
+	t := time.Now()
 	if err := r.cfg.Sessions.Commit(ws); err != nil {
 		return fmt.Errorf("runner: commit: %w", err)
 	}
+	st.Commit = time.Since(t)
 	r.produced = r.produced[:0]
 	if len(rd.Events) == 0 {
 		return nil
 	}
+	t = time.Now()
 	if err := r.produce(ctx, rd.Events); err != nil {
 		// The events stay in the outbox and go out at the next start.
 		return err
 	}
+	st.Produce = time.Since(t)
 	r.produced = append(r.produced, outKey)
 	return nil
 }
