@@ -183,6 +183,7 @@ func (a *App) startEngine(pctx plugin.Context) error {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	games := make(map[string]Game, len(names))
 	for _, name := range names {
 		gm, err := plugin.Load("veltrix.games", name, config.Decoder(cfg.Games[name]), pctx)
 		if err != nil {
@@ -193,20 +194,7 @@ func (a *App) startEngine(pctx plugin.Context) error {
 		if !ok {
 			return fmt.Errorf("config: games.%s: plugin is not a game", name)
 		}
-		rules, err := g.NewRules()
-		if err != nil {
-			return fmt.Errorf("games.%s: rules: %w", name, err)
-		}
-		if c, ok := rules.(interface{ Close() }); ok {
-			a.cleanups = append(a.cleanups, func() error { c.Close(); return nil })
-		}
-		cat.rules[name] = rules
-		// Events carry the version of the rules that ran them: rules that
-		// switch versions (hot reload) name theirs before each action.
-		cat.versions[name] = g.Version
-		if v, ok := rules.(interface{ Version() string }); ok {
-			cat.versions[name] = v.Version
-		}
+		games[name] = g
 		if st, ok := gm.(interface{ AdminStatus() any }); ok {
 			cat.status[name] = st.AdminStatus
 		}
@@ -219,6 +207,30 @@ func (a *App) startEngine(pctx plugin.Context) error {
 		}
 		a.log.Info("engine: game loaded", "game", name, "version", g.Version(), "hunts", len(g.Hunts()))
 	}
+	// Each worker has its own rules (a Lua state is used from one
+	// goroutine); hunts and the scripts' status are shared.
+	workers := make([]runner.Worker, cfg.Engine.Workers)
+	for w := range workers {
+		wcat := &catalog{hunts: cat.hunts, rules: map[string]core.Rules{}, versions: map[string]func() string{}, status: cat.status}
+		for _, name := range names {
+			g := games[name]
+			rules, err := g.NewRules()
+			if err != nil {
+				return fmt.Errorf("games.%s: rules: %w", name, err)
+			}
+			if c, ok := rules.(interface{ Close() }); ok {
+				a.cleanups = append(a.cleanups, func() error { c.Close(); return nil })
+			}
+			wcat.rules[name] = rules
+			// Events carry the version of the rules that ran them: rules that
+			// switch versions (hot reload) name theirs before each action.
+			wcat.versions[name] = g.Version
+			if v, ok := rules.(interface{ Version() string }); ok {
+				wcat.versions[name] = v.Version
+			}
+		}
+		workers[w] = runner.Worker{Catalog: wcat, Version: wcat.version}
+	}
 
 	var observe func(runner.BatchStats)
 	if a.admin != nil {
@@ -227,8 +239,8 @@ func (a *App) startEngine(pctx plugin.Context) error {
 	a.runner, err = runner.New(runner.Config{
 		Seeds: a.broker.Seeds(), ClientID: cfg.Engine.ClientID, Group: cfg.Engine.Group, InstanceID: cfg.Engine.InstanceID,
 		Actions: cfg.Topics.Actions, Events: cfg.Topics.Events,
-		Catalog: cat, Sessions: a.sessions, Audit: a.audit, StoreName: cfg.Engine.Sessions.Path,
-		SessionTTL: cfg.Engine.Sessions.TTL, Version: cat.version, Log: a.log, Observe: observe,
+		Workers: workers, Sessions: a.sessions, Audit: a.audit, StoreName: cfg.Engine.Sessions.Path,
+		SessionTTL: cfg.Engine.Sessions.TTL, Log: a.log, Observe: observe,
 	})
 	if err != nil {
 		return err

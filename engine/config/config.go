@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"strings"
 	"time"
 
@@ -131,9 +132,13 @@ type Engine struct {
 	// same id (after a crash, say), it gets its partitions back at once
 	// instead of after the session timeout. Give each engine its own.
 	// Default empty: dynamic membership.
-	InstanceID string     `koanf:"instance_id"`
-	Sessions   Store      `koanf:"sessions"`
-	Audit      AuditStore `koanf:"audit"`
+	InstanceID string `koanf:"instance_id"`
+	// Workers run the rules of different partitions in parallel, each with
+	// its own Lua state. Default: the number of CPUs, at most
+	// topics.partitions (a partition is never split between workers).
+	Workers  int        `koanf:"workers"`
+	Sessions Store      `koanf:"sessions"`
+	Audit    AuditStore `koanf:"audit"`
 }
 
 // Admin configures the operator's HTTP endpoint (metrics, health, audit).
@@ -228,6 +233,9 @@ func (c *Config) Defaults() {
 	}
 	def(&c.Engine.Group, "veltrix-engine")
 	def(&c.Engine.ClientID, "veltrix-engine")
+	if c.Engine.Workers == 0 {
+		c.Engine.Workers = min(runtime.GOMAXPROCS(0), c.Topics.Partitions)
+	}
 	def(&c.Engine.Sessions.Path, filepath.Join(c.DataDir, "sessions"))
 	def(&c.Engine.Audit.Path, filepath.Join(c.DataDir, "audit"))
 	defDur(&c.Engine.Sessions.TTL, 30*time.Minute)
@@ -335,6 +343,9 @@ func (c *Config) Validate() error {
 	if c.Engine.Audit.Sink.Plugin != "" && c.Engine.Audit.Sink.OlderThan >= c.Engine.Audit.TTL {
 		bad("engine.audit.sink.older_than", "must be below engine.audit.ttl (%s), got %s: rows would expire before they are exported",
 			c.Engine.Audit.TTL, c.Engine.Audit.Sink.OlderThan)
+	}
+	if c.Engine.Workers < 1 || c.Engine.Workers > 256 {
+		bad("engine.workers", "must be between 1 and 256, got %d", c.Engine.Workers)
 	}
 	if c.Engine.Sessions.Path == c.Engine.Audit.Path {
 		bad("engine.audit.path", "must differ from engine.sessions.path (%q): the stores have different lifetimes", c.Engine.Audit.Path)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,12 +32,16 @@ type Config struct {
 	InstanceID string
 	Actions    string // topic
 	Events     string // topic
-	Catalog    core.Catalog
-	Sessions   *store.Sessions
-	Audit      *store.Audit
+	// Workers each run the records of their partitions (partition modulo
+	// the number of workers) with their own core and rules, in parallel.
+	// A hunt's actions share a partition, so workers never touch the same
+	// rows; the number may change between runs (rows are keyed by hunt and
+	// partition, not by worker).
+	Workers  []Worker
+	Sessions *store.Sessions
+	Audit    *store.Audit
 	// SessionTTL: see core.Config. Default 30m.
 	SessionTTL time.Duration
-	Version    func(game string) string
 	Log        *slog.Logger
 	// StoreName names the session store in messages (its path).
 	StoreName string
@@ -51,6 +56,21 @@ type Config struct {
 	DrainTimeout time.Duration
 }
 
+// Worker is what one engine worker runs with: the rules in its Catalog are
+// called from that worker's goroutine only.
+type Worker struct {
+	Catalog core.Catalog
+	// Version names the version of the rules a game's events were made by.
+	Version func(game string) string
+}
+
+// worker is one partition worker's state.
+type worker struct {
+	core     *core.Core
+	produced [][]byte // outbox rows produced but not yet deleted
+	recs     []*kgo.Record
+}
+
 // BatchStats describes one batch of the engine loop.
 type BatchStats struct {
 	Actions int
@@ -62,12 +82,11 @@ type BatchStats struct {
 
 // Runner owns the engine loop. Run it once.
 type Runner struct {
-	cfg      Config
-	cl       *kgo.Client
-	core     *core.Core
-	log      *slog.Logger
-	outbox   uint64   // next outbox key
-	produced [][]byte // outbox rows produced but not yet deleted
+	cfg     Config
+	cl      *kgo.Client
+	workers []*worker
+	log     *slog.Logger
+	outbox  atomic.Uint64 // next outbox key
 
 	// halt stops Run with an error found outside its goroutine (in a
 	// group callback); halted carries it.
@@ -89,11 +108,17 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 30 * time.Second
 	}
-	r := &Runner{cfg: cfg, log: cfg.Log, outbox: uint64(time.Now().UnixNano())}
+	if len(cfg.Workers) == 0 {
+		return nil, errors.New("runner: no workers")
+	}
+	r := &Runner{cfg: cfg, log: cfg.Log}
+	r.outbox.Store(uint64(time.Now().UnixNano()))
 	r.halted, r.halt = context.WithCancelCause(context.Background())
-	r.core = core.New(core.Config{
-		Catalog: cfg.Catalog, State: cfg.Sessions, SessionTTL: cfg.SessionTTL, Version: cfg.Version,
-	})
+	for _, w := range cfg.Workers {
+		r.workers = append(r.workers, &worker{core: core.New(core.Config{
+			Catalog: w.Catalog, State: cfg.Sessions, SessionTTL: cfg.SessionTTL, Version: w.Version,
+		})})
+	}
 	opts := append(kafka.ClientOpts(cfg.Seeds, cfg.ClientID, cfg.Log),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Actions),
@@ -194,52 +219,80 @@ func (r *Runner) Run(parent context.Context) error {
 				r.log.Warn("engine: fetch error", "topic", t, "partition", p, "err", err)
 			}
 		})
-		var stepErr error
+		// Each worker takes its partitions' records, in order; workers run
+		// side by side and all finish before the offsets are marked and a
+		// rebalance may happen.
 		var recs []*kgo.Record
-		t0 := time.Now()
 		fetches.EachRecord(func(rec *kgo.Record) {
-			if stepErr != nil {
-				return
-			}
-			src := core.Source{Partition: rec.Partition, Offset: rec.Offset}
-			var a core.Action
-			if err := json.Unmarshal(rec.Value, &a); err != nil {
-				r.log.Warn("engine: undecodable action skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
-				r.core.Skip(src)
-			} else if err := r.core.Step(src, a); err != nil {
-				if errors.Is(err, core.ErrBadAction) {
-					r.log.Warn("engine: action skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
-				} else {
-					stepErr = err
-					return
-				}
-			}
+			w := r.workers[int(rec.Partition)%len(r.workers)]
+			w.recs = append(w.recs, rec)
 			recs = append(recs, rec)
 		})
-		if stepErr != nil {
+		busy := 0
+		for _, w := range r.workers {
+			if len(w.recs) > 0 {
+				busy++
+			}
+		}
+		errs := make([]error, len(r.workers))
+		if busy <= 1 {
+			for i, w := range r.workers {
+				if len(w.recs) > 0 {
+					errs[i] = r.runBatch(ctx, w)
+				}
+			}
+		} else {
+			var wg sync.WaitGroup
+			for i, w := range r.workers {
+				if len(w.recs) > 0 {
+					wg.Go(func() { errs[i] = r.runBatch(ctx, w) })
+				}
+			}
+			wg.Wait()
+		}
+		if err := errors.Join(errs...); err != nil {
 			r.cl.AllowRebalance()
-			return fmt.Errorf("runner: %w", stepErr)
+			return err
 		}
-		rd := r.core.Ready()
-		if !rd.Empty() {
-			st := BatchStats{Actions: len(recs), Step: time.Since(t0)}
-			if err := r.handle(ctx, rd, &st); err != nil {
-				r.cl.AllowRebalance()
-				return err
-			}
-			r.applied.Add(int64(len(recs)))
-			if r.cfg.Observe != nil {
-				r.cfg.Observe(st)
-			}
-		}
-		r.core.Advance()
 		r.cl.MarkCommitRecords(recs...)
 		r.cl.AllowRebalance()
 	}
 }
 
+// runBatch steps a worker's records and carries out their Ready.
+func (r *Runner) runBatch(ctx context.Context, w *worker) error {
+	defer func() { w.recs = w.recs[:0] }()
+	t0 := time.Now()
+	for _, rec := range w.recs {
+		src := core.Source{Partition: rec.Partition, Offset: rec.Offset}
+		var a core.Action
+		if err := json.Unmarshal(rec.Value, &a); err != nil {
+			r.log.Warn("engine: undecodable action skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+			w.core.Skip(src)
+		} else if err := w.core.Step(src, a); err != nil {
+			if !errors.Is(err, core.ErrBadAction) {
+				return fmt.Errorf("runner: %w", err)
+			}
+			r.log.Warn("engine: action skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+		}
+	}
+	rd := w.core.Ready()
+	if !rd.Empty() {
+		st := BatchStats{Actions: len(w.recs), Step: time.Since(t0)}
+		if err := r.handle(ctx, w, rd, &st); err != nil {
+			return err
+		}
+		r.applied.Add(int64(len(w.recs)))
+		if r.cfg.Observe != nil {
+			r.cfg.Observe(st)
+		}
+	}
+	w.core.Advance()
+	return nil
+}
+
 // handle carries out one Ready in the order engine/core documents.
-func (r *Runner) handle(ctx context.Context, rd core.Ready, st *BatchStats) error {
+func (r *Runner) handle(ctx context.Context, w *worker, rd core.Ready, st *BatchStats) error {
 	for _, err := range rd.Failures {
 		r.failed.Add(1)
 		r.log.Warn("engine: rules error", "err", err)
@@ -267,13 +320,12 @@ func (r *Runner) handle(ctx context.Context, rd core.Ready, st *BatchStats) erro
 	// event, for RocksDB to write, flush and compact away.
 	var outKey []byte
 	if len(rd.Events) > 0 {
-		outKey = binary.BigEndian.AppendUint64([]byte("x/"), r.outbox)
-		r.outbox++
+		outKey = binary.BigEndian.AppendUint64([]byte("x/"), r.outbox.Add(1))
 		ws = append(ws, store.Write{Key: outKey, Value: encodeOutbox(rd.Events)})
 	}
 	// The previous Ready's events are out: their outbox rows go in this
 	// batch rather than in a write of their own.
-	for _, k := range r.produced {
+	for _, k := range w.produced {
 		ws = append(ws, store.Write{Key: k, Delete: true})
 	}
 	t := time.Now()
@@ -281,7 +333,7 @@ func (r *Runner) handle(ctx context.Context, rd core.Ready, st *BatchStats) erro
 		return fmt.Errorf("runner: commit: %w", err)
 	}
 	st.Commit = time.Since(t)
-	r.produced = r.produced[:0]
+	w.produced = w.produced[:0]
 	if len(rd.Events) == 0 {
 		return nil
 	}
@@ -291,7 +343,7 @@ func (r *Runner) handle(ctx context.Context, rd core.Ready, st *BatchStats) erro
 		return err
 	}
 	st.Produce = time.Since(t)
-	r.produced = append(r.produced, outKey)
+	w.produced = append(w.produced, outKey)
 	return nil
 }
 
@@ -304,17 +356,21 @@ func (r *Runner) clearOutbox() error {
 		r.log.Warn("engine: final offset commit failed", "err", err)
 	}
 	cancel()
-	if len(r.produced) == 0 {
-		return nil
+	var del []store.Write
+	for _, w := range r.workers {
+		for _, k := range w.produced {
+			del = append(del, store.Write{Key: k, Delete: true})
+		}
 	}
-	del := make([]store.Write, len(r.produced))
-	for i, k := range r.produced {
-		del[i] = store.Write{Key: k, Delete: true}
+	if len(del) == 0 {
+		return nil
 	}
 	if err := r.cfg.Sessions.Commit(del); err != nil {
 		return fmt.Errorf("runner: clear outbox: %w", err)
 	}
-	r.produced = r.produced[:0]
+	for _, w := range r.workers {
+		w.produced = w.produced[:0]
+	}
 	return nil
 }
 
