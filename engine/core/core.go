@@ -224,7 +224,7 @@ func (c *Core) Step(src Source, a Action) error {
 	// The hunt record is rewritten when its state changed, or to push its
 	// expiry on once a tenth of the TTL has passed: most moves change only
 	// the mover's session, and a busy hunt's record need not be rewritten
-	// for each of them. It expires 27 to 30 minutes after its last action.
+	// for each of them. It expires 30 to 33 minutes after its last action.
 	if res.HuntState != nil || hr.Seen == 0 || a.TS-hr.Seen >= c.cfg.SessionTTL.Milliseconds()/10 {
 		if res.HuntState != nil {
 			hr.State = res.HuntState
@@ -320,13 +320,16 @@ func (c *Core) get(key []byte, v encoding.BinaryUnmarshaler) (bool, error) {
 	return true, nil
 }
 
-// huntExpiry keeps a hunt's live state (leaderboard, first finders) for the
-// session TTL after its last action, and, for a hunt with an end time, at
+// huntExpiry keeps a hunt's live state (leaderboard, first finders) for
+// longer than any of its sessions, and, for a hunt with an end time, at
 // least until the session TTL after that end: a quiet half hour in the middle
 // of a scheduled hunt must not wipe its leaderboard.
 func (c *Core) huntExpiry(h *Hunt, ts int64) int64 {
 	ttl := c.cfg.SessionTTL.Milliseconds()
-	return max(ts+ttl, h.EndsAt+ttl)
+	// The record is rewritten at most a tenth of the TTL apart (see Step):
+	// the extra tenth keeps it alive past every session of the hunt, so no
+	// session outlives the hunt's first finders and leaderboard.
+	return max(ts+ttl+ttl/10, h.EndsAt+ttl)
 }
 
 // put stages a session-store row expiring at expiresAt (unix ms).

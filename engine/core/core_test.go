@@ -272,8 +272,8 @@ func TestHuntStateKeptUntilScheduledEnd(t *testing.T) {
 		}
 		return sessExp, huntExp
 	}
-	if s, h := expiries("h1", 5000); s != 5000+ttl || h != 5000+ttl {
-		t.Fatalf("hunt without end: session expires %d, hunt %d; want both %d", s, h, 5000+ttl)
+	if s, h := expiries("h1", 5000); s != 5000+ttl || h != 5000+ttl+ttl/10 {
+		t.Fatalf("hunt without end: session expires %d, hunt %d; want %d and %d", s, h, 5000+ttl, 5000+ttl+ttl/10)
 	}
 	end := int64(10 * 3600 * 1000)
 	if s, h := expiries("long", 5000); s != 5000+ttl || h != end+ttl {
@@ -317,11 +317,23 @@ func TestHuntRecordRewrittenOnlyWhenNeeded(t *testing.T) {
 		{core.Action{Type: "move", TS: 1000 + ttl/10 - 1}, 0},
 		{core.Action{Type: "move", TS: 1000 + ttl/10}, 1},
 	}
+	huntExp := int64(0)
 	for i, s := range steps {
 		a := s.a
 		a.Hunt, a.Player, a.Seq = "h1", "p", uint64(i+1)
 		if err := c.Step(core.Source{Offset: int64(i)}, a); err != nil {
 			t.Fatal(err)
+		}
+		// The hunt record must outlive every session it has seen written.
+		for _, w := range c.Ready().Writes {
+			if string(w.Key) == string(core.HuntKey("h1")) {
+				huntExp = w.ExpiresAt
+			}
+		}
+		for _, w := range c.Ready().Writes {
+			if string(w.Key) == string(core.SessionKey("h1", "p")) && w.ExpiresAt > huntExp {
+				t.Fatalf("step %d: session expires at %d, after its hunt's record (%d)", i, w.ExpiresAt, huntExp)
+			}
 		}
 		if got := huntWrites(); got != s.want {
 			t.Fatalf("step %d (%s at %d): %d hunt record writes, want %d", i, a.Type, a.TS, got, s.want)

@@ -54,7 +54,7 @@ func (r *SessionRecord) remember(seq uint64, ans Answer) {
 // HuntRecord is the engine's envelope around a game's hunt state (HuntKey).
 type HuntRecord struct {
 	Ended bool
-	Seen  int64
+	Seen  int64 // time of the record's last write, unix ms (see Core.Step)
 	State json.RawMessage
 }
 

@@ -66,9 +66,8 @@ type Worker struct {
 
 // worker is one partition worker's state.
 type worker struct {
-	core     *core.Core
-	produced [][]byte // outbox rows produced but not yet deleted
-	recs     []*kgo.Record
+	core *core.Core
+	recs []*kgo.Record
 }
 
 // BatchStats describes one batch of the engine loop.
@@ -87,6 +86,12 @@ type Runner struct {
 	workers []*worker
 	log     *slog.Logger
 	outbox  atomic.Uint64 // next outbox key
+
+	// produced are outbox rows whose events the broker acked, not yet
+	// deleted: any worker's next commit deletes them, so a quiet worker's
+	// rows do not linger.
+	producedMu sync.Mutex
+	produced   [][]byte
 
 	// halt stops Run with an error found outside its goroutine (in a
 	// group callback); halted carries it.
@@ -279,7 +284,7 @@ func (r *Runner) runBatch(ctx context.Context, w *worker) error {
 	rd := w.core.Ready()
 	if !rd.Empty() {
 		st := BatchStats{Actions: len(w.recs), Step: time.Since(t0)}
-		if err := r.handle(ctx, w, rd, &st); err != nil {
+		if err := r.handle(ctx, rd, &st); err != nil {
 			return err
 		}
 		r.applied.Add(int64(len(w.recs)))
@@ -292,7 +297,7 @@ func (r *Runner) runBatch(ctx context.Context, w *worker) error {
 }
 
 // handle carries out one Ready in the order engine/core documents.
-func (r *Runner) handle(ctx context.Context, w *worker, rd core.Ready, st *BatchStats) error {
+func (r *Runner) handle(ctx context.Context, rd core.Ready, st *BatchStats) error {
 	for _, err := range rd.Failures {
 		r.failed.Add(1)
 		r.log.Warn("engine: rules error", "err", err)
@@ -323,9 +328,14 @@ func (r *Runner) handle(ctx context.Context, w *worker, rd core.Ready, st *Batch
 		outKey = binary.BigEndian.AppendUint64([]byte("x/"), r.outbox.Add(1))
 		ws = append(ws, store.Write{Key: outKey, Value: encodeOutbox(rd.Events)})
 	}
-	// The previous Ready's events are out: their outbox rows go in this
-	// batch rather than in a write of their own.
-	for _, k := range w.produced {
+	// Events already out: their outbox rows go in this batch rather than
+	// in a write of their own. (Should the commit fail, they stay in the
+	// store and are published again at the next start: at least once.)
+	r.producedMu.Lock()
+	done := r.produced
+	r.produced = nil
+	r.producedMu.Unlock()
+	for _, k := range done {
 		ws = append(ws, store.Write{Key: k, Delete: true})
 	}
 	t := time.Now()
@@ -333,7 +343,6 @@ func (r *Runner) handle(ctx context.Context, w *worker, rd core.Ready, st *Batch
 		return fmt.Errorf("runner: commit: %w", err)
 	}
 	st.Commit = time.Since(t)
-	w.produced = w.produced[:0]
 	if len(rd.Events) == 0 {
 		return nil
 	}
@@ -343,7 +352,9 @@ func (r *Runner) handle(ctx context.Context, w *worker, rd core.Ready, st *Batch
 		return err
 	}
 	st.Produce = time.Since(t)
-	w.produced = append(w.produced, outKey)
+	r.producedMu.Lock()
+	r.produced = append(r.produced, outKey)
+	r.producedMu.Unlock()
 	return nil
 }
 
@@ -356,20 +367,19 @@ func (r *Runner) clearOutbox() error {
 		r.log.Warn("engine: final offset commit failed", "err", err)
 	}
 	cancel()
-	var del []store.Write
-	for _, w := range r.workers {
-		for _, k := range w.produced {
-			del = append(del, store.Write{Key: k, Delete: true})
-		}
-	}
-	if len(del) == 0 {
+	r.producedMu.Lock()
+	done := r.produced
+	r.produced = nil
+	r.producedMu.Unlock()
+	if len(done) == 0 {
 		return nil
+	}
+	del := make([]store.Write, len(done))
+	for i, k := range done {
+		del[i] = store.Write{Key: k, Delete: true}
 	}
 	if err := r.cfg.Sessions.Commit(del); err != nil {
 		return fmt.Errorf("runner: clear outbox: %w", err)
-	}
-	for _, w := range r.workers {
-		w.produced = w.produced[:0]
 	}
 	return nil
 }
