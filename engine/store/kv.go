@@ -229,7 +229,16 @@ func openKV(c kvConfig) (*kv, error) {
 	filter := newTTLFilter(c.clock)
 	var db *grocksdb.DB
 	if c.readOnly {
-		db, err = grocksdb.OpenDbForReadOnly(opts, c.path, false)
+		// A running engine may compact while the tools open its store: an
+		// SST file listed in the manifest read at open can be gone by the
+		// time it is opened. That is not corruption; open again.
+		for attempt := 0; ; attempt++ {
+			db, err = grocksdb.OpenDbForReadOnly(opts, c.path, false)
+			if err == nil || attempt == 9 || !strings.Contains(err.Error(), "No such file or directory") {
+				break
+			}
+			time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
+		}
 	} else {
 		opts.SetCompactionFilter(filter)
 		db, err = grocksdb.OpenDb(opts, c.path)
