@@ -73,6 +73,11 @@ func (l *Live) sync() {
 	if p == nil || p == l.rt.prog || p == l.failed {
 		return
 	}
+	if p.Version() == l.rt.prog.Version() {
+		// The same scripts again (an edit saved and undone): nothing to
+		// switch, and the state cache stays warm.
+		return
+	}
 	rt, err := NewRuntime(p)
 	if err != nil {
 		l.failed = p

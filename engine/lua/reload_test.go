@@ -158,3 +158,45 @@ func TestReloaderWatches(t *testing.T) {
 		t.Error("status: not watching")
 	}
 }
+
+// Scripts saved and then restored publish a new Program of the version that
+// already runs: no switch happens (and none is logged as "X to X").
+func TestLiveIgnoresRepublishedSameVersion(t *testing.T) {
+	dir := scriptDir(t, map[string]string{"main.lua": `function on_join(ctx, p) end`})
+	p1, err := Load(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := NewSource(p1)
+	l, err := NewLive(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var switches []string
+	l.OnSwitch = func(from, to string) { switches = append(switches, from+">"+to) }
+	rt := l.Runtime()
+	p2, err := Load(Options{Dir: dir})
+	if err != nil || p2 == p1 || p2.Version() != p1.Version() {
+		t.Fatalf("premise: a second load of the same files: %v", err)
+	}
+	src.Publish(p2)
+	if _, err := l.Call(&core.Call{Handler: "on_join"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(switches) != 0 || l.Runtime() != rt {
+		t.Fatalf("switches %v (runtime replaced: %v), want none", switches, l.Runtime() != rt)
+	}
+	other := scriptDir(t, map[string]string{"main.lua": `function on_join(ctx, p) local x = 1 end`})
+	p3, err := Load(Options{Dir: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Publish(p3)
+	if _, err := l.Call(&core.Call{Handler: "on_join"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(switches) != 1 || switches[0] != p1.Version()+">"+p3.Version() {
+		t.Fatalf("switches %v, want one to %s", switches, p3.Version())
+	}
+}
