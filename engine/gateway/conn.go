@@ -346,11 +346,8 @@ func (h *handler) OnClose(conn *gws.Conn, err error) {
 	}
 	g := h.g
 	defer g.loops.Add(-1)
-	g.unregister(c)
-	c.drop()
-	g.inflight.Add(-int64(c.inflight.Swap(0)))
-	g.open.Add(-1)
-	g.ips.release(c.ip)
+	// Counted before the connection leaves the counts: whoever sees it gone
+	// also sees why.
 	reason := ""
 	if r := c.reason.Load(); r != nil {
 		reason = *r
@@ -362,6 +359,11 @@ func (h *handler) OnClose(conn *gws.Conn, err error) {
 	if reason != "" {
 		g.m.reject(reason)
 	}
+	g.unregister(c)
+	c.drop()
+	g.inflight.Add(-int64(c.inflight.Swap(0)))
+	g.open.Add(-1)
+	g.ips.release(c.ip)
 	g.log.Debug("gateway: closed", "player", c.player, "remote", c.ip, "reason", reason, "err", err)
 	if s := sockOf(conn); s != nil {
 		s.release()
