@@ -651,7 +651,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		all = append(all, c)
 	}
 	g.mu.RUnlock()
-	g.log.Info("gateway: draining", "connections", len(all))
+	if srv != nil { // a gateway that never served (its start failed) has nothing to drain
+		g.log.Info("gateway: draining", "connections", len(all))
+	}
 	for _, c := range all {
 		c.closeAfterFlush(1012, "gateway restarting: reconnect")
 	}
