@@ -6,17 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/veltrix/veltrix/engine/core"
 	"github.com/veltrix/veltrix/engine/protocol"
 	"github.com/veltrix/veltrix/engine/store"
+	"github.com/veltrix/veltrix/internal/testdisk"
 )
 
 // startErr starts the server and wants it to fail with an error containing
@@ -144,59 +143,13 @@ func TestStartMissingStore(t *testing.T) {
 	mustStart(t, loadConfig(t, data, brokerDir))
 }
 
-// mountTmpfs mounts a tmpfs of size bytes: a disk that really fills up.
-func mountTmpfs(t *testing.T, size int64) string {
-	t.Helper()
-	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		// Mounting needs root (CI runs as root). Say why rather than pass.
-		t.Skipf("SKIPPED, NOT TESTED: disk-full test needs a small tmpfs and `mount -t tmpfs` failed (%v: %s); run as root (CI=%q)",
-			err, strings.TrimSpace(string(out)), os.Getenv("CI"))
-	}
-	// Registered after TempDir's cleanup, so it runs before it.
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-// fillTo writes a filler file in dir until the disk has about free bytes left.
-func fillTo(t *testing.T, dir string, free uint64) string {
-	t.Helper()
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	have := st.Bavail * uint64(st.Bsize)
-	if have <= free {
-		t.Fatalf("only %d bytes free in %s, want more than %d", have, dir, free)
-	}
-	f, err := os.CreateTemp(dir, "filler")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 1<<20)
-	for left := have - free; left > 0; {
-		n := min(left, uint64(len(buf)))
-		if _, err := f.Write(buf[:n]); err != nil {
-			t.Fatal(err)
-		}
-		left -= n
-	}
-	return f.Name()
-}
-
 // TestEngineDiskFull fills the sessions store's disk (a 64 MiB tmpfs) while
 // the engine runs: the engine refuses the batch (RocksDB never sees the
 // full disk), stops with a clear error and the action is not applied; a
 // start on the full disk fails clearly; once space is freed, the engine
 // resumes from its stored offset and applies the action exactly once.
 func TestEngineDiskFull(t *testing.T) {
-	disk := mountTmpfs(t, 64<<20)
+	disk := testdisk.Tmpfs(t, 64<<20)
 	data, brokerDir := t.TempDir(), t.TempDir()
 	sessions := filepath.Join(disk, "sessions")
 	sets := []string{"engine.sessions.path=" + sessions, "engine.sessions.min_free_mb=16"}
@@ -208,7 +161,7 @@ func TestEngineDiskFull(t *testing.T) {
 	alice.join(ctx)
 	alice.move(ctx)
 
-	filler := fillTo(t, disk, 12<<20) // below the 16 MiB kept free
+	filler := testdisk.Fill(t, disk, 12<<20) // below the 16 MiB kept free
 	// The stores trust a free-space reading for up to 100 ms, so the first
 	// move may still be accepted: move until the engine stops.
 	sctx, stopWaiting := context.WithCancel(ctx)
@@ -260,7 +213,7 @@ func TestEngineDiskFull(t *testing.T) {
 
 	// A start on the full disk fails at once, and clearly. (Closing gave
 	// back the write-ahead log's preallocated space: fill that too.)
-	filler2 := fillTo(t, disk, 12<<20)
+	filler2 := testdisk.Fill(t, disk, 12<<20)
 	startErrSets(t, data, brokerDir, sets, sessions, "disk full", "engine.sessions.min_free_mb")
 	for _, f := range []string{filler, filler2} {
 		if err := os.Remove(f); err != nil {

@@ -10,54 +10,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/veltrix/veltrix/internal/testdisk"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes: a disk that really fills up.
-func mountTmpfs(t *testing.T, size int64) string {
-	t.Helper()
-	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		// Mounting needs root (CI runs as root). Say why rather than pass.
-		t.Skipf("SKIPPED, NOT TESTED: disk-full test needs a small tmpfs and `mount -t tmpfs` failed (%v: %s); run as root (CI=%q)",
-			err, strings.TrimSpace(string(out)), os.Getenv("CI"))
-	}
-	// Registered after TempDir's cleanup, so it runs before it.
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-func statfsFree(t *testing.T, dir string) uint64 {
-	t.Helper()
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	return st.Bavail * uint64(st.Bsize)
-}
-
-// fill writes a file in dir until about free bytes are left.
-func fill(t *testing.T, dir string, free uint64) string {
-	t.Helper()
-	f, err := os.CreateTemp(dir, "filler")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for left := statfsFree(t, dir) - min(free, statfsFree(t, dir)); left > 0; {
-		n := min(left, uint64(len(buf)))
-		if _, err := f.Write(buf[:n]); err != nil {
-			t.Fatal(err)
-		}
-		left -= n
-	}
-	return f.Name()
-}
 
 // TestDiskFull fills an 8 MiB tmpfs through the store: the write that would
 // go below MinFreeBytes fails with ErrDiskFull and is not applied (nor is
@@ -65,7 +20,7 @@ func fill(t *testing.T, dir string, free uint64) string {
 // the full disk, a store cannot be opened on it, and once space is freed
 // the store opens with every committed write and none of the refused ones.
 func TestDiskFull(t *testing.T) {
-	disk := mountTmpfs(t, 8<<20)
+	disk := testdisk.Tmpfs(t, 8<<20)
 	path := filepath.Join(disk, "sessions")
 	const minFree = 2 << 20
 	opts := SessionsOptions{Path: path, Clock: NewFakeClock(t0), MinFreeBytes: minFree, WriteBufferBytes: 256 << 10}
@@ -118,7 +73,7 @@ func TestDiskFull(t *testing.T) {
 		}
 		// RocksDB's own flushes and compactions eat into the margin after
 		// a write passed; they must not exhaust it.
-		if free := statfsFree(t, disk); free < minFree/4 {
+		if free := testdisk.Free(t, disk); free < minFree/4 {
 			t.Fatalf("%d bytes free: RocksDB came close to the full disk", free)
 		}
 	}
@@ -144,7 +99,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("stats after a refused compaction: %+v", st)
 	}
 	// The audit store refuses the same way.
-	a, err := OpenAudit(AuditOptions{Path: filepath.Join(t.TempDir(), "audit"), Clock: NewFakeClock(t0), MinFreeBytes: statfsFree(t, t.TempDir()) + 1<<30})
+	a, err := OpenAudit(AuditOptions{Path: filepath.Join(t.TempDir(), "audit"), Clock: NewFakeClock(t0), MinFreeBytes: testdisk.Free(t, t.TempDir()) + 1<<30})
 	if !errors.Is(err, ErrDiskFull) {
 		if a != nil {
 			a.Close()
@@ -156,7 +111,7 @@ func TestDiskFull(t *testing.T) {
 	}
 
 	// Closing gave back the write-ahead log's preallocated space: fill it.
-	filler := fill(t, disk, minFree/2)
+	filler := testdisk.Fill(t, disk, minFree/2)
 	if _, err := OpenSessions(opts); !errors.Is(err, ErrDiskFull) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("open on a full disk: %v, want ErrDiskFull naming %s", err, path)
 	}
@@ -182,7 +137,7 @@ const unguardedEnv = "VELTRIX_STORE_UNGUARDED_FILL"
 // failed") instead of returning an error. A release build of RocksDB
 // returns an error; either outcome is accepted, the test says which.
 func TestRocksDBAbortsOnFullDisk(t *testing.T) {
-	disk := mountTmpfs(t, 4<<20)
+	disk := testdisk.Tmpfs(t, 4<<20)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), unguardedEnv+"="+filepath.Join(disk, "s"))
 	out, err := cmd.CombinedOutput()
