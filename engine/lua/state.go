@@ -140,27 +140,20 @@ func (r *Runtime) trackedOf(t *glua.LTable) *tracked {
 
 // track makes real a tracked table of root and returns its record.
 func (r *Runtime) track(real *glua.LTable, root *stateRoot, parent *tracked) *tracked {
-	rec := &tracked{real: real, root: root, parent: parent, dirty: true}
-	mt := r.L.CreateTable(0, 5)
-	mt.RawSetString("__index", real)
-	mt.RawSetString("__newindex", r.trackSet)
-	mt.RawSetString("__len", r.roLen)
-	mt.RawSetString("__metatable", glua.LFalse)
-	ud := r.L.NewUserData()
-	ud.Value = rec
-	mt.RawSetString(recKey, ud)
-	p := r.L.NewTable()
-	p.Metatable = mt
-	rec.proxy, rec.meta = p, mt
-	return rec
+	return r.proxy(&tracked{real: real, root: root, parent: parent, dirty: true}, real)
 }
 
 // trackLazy makes a tracked table of root that stands for raw (JSON of an
 // object or array, already checked) until it is materialized.
 func (r *Runtime) trackLazy(raw []byte, root *stateRoot, parent *tracked) *tracked {
-	rec := &tracked{root: root, parent: parent, enc: raw}
+	return r.proxy(&tracked{root: root, parent: parent, enc: raw}, r.lazyIndex)
+}
+
+// proxy gives rec the proxy table scripts see: reads go to index (the real
+// table, or the decoder of a lazy one), writes through trackSet.
+func (r *Runtime) proxy(rec *tracked, index glua.LValue) *tracked {
 	mt := r.L.CreateTable(0, 5)
-	mt.RawSetString("__index", r.lazyIndex)
+	mt.RawSetString("__index", index)
 	mt.RawSetString("__newindex", r.trackSet)
 	mt.RawSetString("__len", r.roLen)
 	mt.RawSetString("__metatable", glua.LFalse)

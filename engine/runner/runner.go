@@ -331,11 +331,7 @@ func (r *Runner) handle(ctx context.Context, rd core.Ready, st *BatchStats) erro
 	// Events already out: their outbox rows go in this batch rather than
 	// in a write of their own. (Should the commit fail, they stay in the
 	// store and are published again at the next start: at least once.)
-	r.producedMu.Lock()
-	done := r.produced
-	r.produced = nil
-	r.producedMu.Unlock()
-	for _, k := range done {
+	for _, k := range r.takeProduced() {
 		ws = append(ws, store.Write{Key: k, Delete: true})
 	}
 	t := time.Now()
@@ -358,6 +354,15 @@ func (r *Runner) handle(ctx context.Context, rd core.Ready, st *BatchStats) erro
 	return nil
 }
 
+// takeProduced hands over the produced outbox rows for deletion.
+func (r *Runner) takeProduced() [][]byte {
+	r.producedMu.Lock()
+	defer r.producedMu.Unlock()
+	done := r.produced
+	r.produced = nil
+	return done
+}
+
 // clearOutbox deletes the outbox rows of events already produced.
 func (r *Runner) clearOutbox() error {
 	// The group's commit is for monitoring (lag) and for the stale-store
@@ -367,10 +372,7 @@ func (r *Runner) clearOutbox() error {
 		r.log.Warn("engine: final offset commit failed", "err", err)
 	}
 	cancel()
-	r.producedMu.Lock()
-	done := r.produced
-	r.produced = nil
-	r.producedMu.Unlock()
+	done := r.takeProduced()
 	if len(done) == 0 {
 		return nil
 	}
