@@ -13,11 +13,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,6 +43,8 @@ type loadReport struct {
 	Errors    int     `json:"errors"`
 	Seconds   float64 `json:"seconds"`
 	Latencies []int32 `json:"latencies_us"`
+
+	CPU map[string]float64 `json:"-"` // cores used in the steady window, by tier
 }
 
 // loadWorker runs in a re-executed test binary: players connect to the
@@ -52,6 +58,7 @@ func loadWorker(args []string) int {
 	hunts, _ := strconv.Atoi(args[4])
 	ctx, cancel := context.WithTimeout(context.Background(), dur+2*time.Minute)
 	defer cancel()
+	profileLoad()
 
 	var mu sync.Mutex
 	rep := loadReport{Players: n}
@@ -234,7 +241,12 @@ func runLatency(b *testing.B, seeds, huntsDir string, players, hunts int, dur ti
 	for _, kv := range strings.Fields(os.Getenv("TEST_LATENCY_SETS")) {
 		common = append(common, "--set", kv)
 	}
+	prof := os.Getenv("TEST_LATENCY_PROFILE") // a directory: CPU profiles of every process
+	if prof != "" {
+		common = append(common, "--set", "admin.listen=127.0.0.1:0")
+	}
 	var procs []*exec.Cmd
+	var tiers []tierProc // engine and gateways, then the load workers
 	defer func() {
 		for _, p := range procs {
 			_ = p.Process.Signal(os.Interrupt)
@@ -242,6 +254,7 @@ func runLatency(b *testing.B, seeds, huntsDir string, players, hunts int, dur ti
 		}
 	}()
 	startProc := func(args ...string) (url string) {
+		adminURL := ""
 		cmd := exec.Command(os.Args[0], args...)
 		cmd.Env = append(os.Environ(), "TEST_VELTRIX_AS_MAIN=1")
 		cmd.Stderr = os.Stderr
@@ -256,7 +269,11 @@ func runLatency(b *testing.B, seeds, huntsDir string, players, hunts int, dur ti
 			if i := strings.Index(line, "players connect to "); i >= 0 {
 				url = strings.TrimSpace(line[i+len("players connect to "):])
 			}
+			if i := strings.Index(line, "admin http://"); i >= 0 {
+				adminURL, _, _ = strings.Cut(line[i+len("admin "):], " ")
+			}
 			if strings.Contains(line, "press Ctrl-C") {
+				tiers = append(tiers, tierProc{name: fmt.Sprintf("%s-%d", args[0], len(tiers)), pid: cmd.Process.Pid, admin: adminURL})
 				go func() { _, _ = bufio.NewReader(out).WriteTo(nopWriter{}) }()
 				return url
 			}
@@ -276,8 +293,26 @@ func runLatency(b *testing.B, seeds, huntsDir string, players, hunts int, dur ti
 		urls = append(urls, startProc(append([]string{"gateway"}, append(common,
 			"--set", "gateway.listen=127.0.0.1:0", "--set", "gateway.idle_timeout=5m")...)...))
 	}
+	if pid := kafkaPid(b); pid > 0 {
+		tiers = append(tiers, tierProc{name: "kafka", pid: pid})
+	}
 	workers := (players + 9499) / 9500
 	per := (players + workers - 1) / workers
+	// The steady window: after every player connected and moved a few times,
+	// until shortly before the end (the load workers start moving after
+	// per/500+2 s, see loadWorker).
+	launch := time.Now()
+	window := [2]time.Time{launch.Add(time.Duration(per/500+2)*time.Second + dur/6), launch.Add(time.Duration(per/500+2)*time.Second + dur*5/6)}
+	var loadPids []tierProc
+	var lmu sync.Mutex
+	cpuDone := make(chan map[string]float64, 1)
+	go func() {
+		cpuDone <- measureTiers(b, window, func() []tierProc {
+			lmu.Lock()
+			defer lmu.Unlock()
+			return append(tiers[:len(tiers):len(tiers)], loadPids...)
+		}, prof)
+	}()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var total loadReport
@@ -288,8 +323,22 @@ func runLatency(b *testing.B, seeds, huntsDir string, players, hunts int, dur ti
 			defer wg.Done()
 			cmd := exec.Command(os.Args[0], strconv.Itoa(n), strconv.Itoa(w*per), dur.String(), strings.Join(urls, ","), strconv.Itoa(hunts))
 			cmd.Env = append(os.Environ(), "TEST_VELTRIX_LOADGEN=1")
+			if prof != "" {
+				cmd.Env = append(cmd.Env, fmt.Sprintf("TEST_LATENCY_PROFILE_WINDOW=%d,%d,%s/load-%d.pprof",
+					window[0].UnixMilli(), window[1].UnixMilli(), prof, w))
+			}
 			cmd.Stderr = os.Stderr
-			out, err := cmd.Output()
+			var stdout strings.Builder
+			cmd.Stdout = &stdout
+			if err := cmd.Start(); err != nil {
+				b.Errorf("load worker %d: %v", w, err)
+				return
+			}
+			lmu.Lock()
+			loadPids = append(loadPids, tierProc{name: fmt.Sprintf("load-%d", w), pid: cmd.Process.Pid})
+			lmu.Unlock()
+			err := cmd.Wait()
+			out := []byte(stdout.String())
 			if err != nil {
 				b.Errorf("load worker %d: %v", w, err)
 				return
@@ -311,6 +360,7 @@ func runLatency(b *testing.B, seeds, huntsDir string, players, hunts int, dur ti
 		}(w, n)
 	}
 	wg.Wait()
+	total.CPU = <-cpuDone
 	return total
 }
 
@@ -335,8 +385,142 @@ func report(b *testing.B, n int, r loadReport) {
 	b.ReportMetric(float64(r.Errors), "conn-errors")
 	b.Logf("%d players: sent %d, answered %d (%d rejected), %d connection errors; p50 %.1f ms, p99 %.1f ms, p999 %.1f ms, %.0f actions/s",
 		n, r.Sent, r.Answered, r.Rejected, r.Errors, pct(0.5), pct(0.99), pct(0.999), float64(r.Answered)/r.Seconds)
+	rate := float64(r.Answered) / r.Seconds
+	var tiers []string
+	for t := range r.CPU {
+		tiers = append(tiers, t)
+	}
+	sort.Strings(tiers)
+	var cpu strings.Builder
+	for _, t := range tiers {
+		fmt.Fprintf(&cpu, " %s %.2f cores (%.0f µs/action)", t, r.CPU[t], r.CPU[t]*1e6/rate)
+		if t == "machine" {
+			b.ReportMetric(r.CPU[t]*1e6/rate, "cpu-µs/action")
+		}
+	}
+	b.Logf("CPU in the steady window:%s", cpu.String())
 	// Figures from a run that lost players or moves are not figures.
 	if r.Errors > 0 || r.Sent != r.Answered || r.Rejected > 0 || r.Players != n {
 		b.Errorf("%d players: %d connection errors, %d of %d moves unanswered, %d rejected", n, r.Errors, r.Sent-r.Answered, r.Sent, r.Rejected)
 	}
+}
+
+// tierProc is one process of the set-up, named by its tier.
+type tierProc struct {
+	name  string // engine-0, gateway-1, kafka, load-0
+	pid   int
+	admin string // admin URL, when profiling
+}
+
+// kafkaPid is the pid of the broker scripts/kafka.sh started, or 0.
+func kafkaPid(b testing.TB) int {
+	dir := os.Getenv("KAFKA_DIR")
+	if dir == "" {
+		dir = repoPath(b, ".kafka")
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "kafka.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	return pid
+}
+
+// cpuTicks is a process's user+system CPU time in clock ticks (1/100 s),
+// or the whole machine's busy time for pid 0.
+func cpuTicks(pid int) (int64, bool) {
+	if pid == 0 {
+		b, err := os.ReadFile("/proc/stat")
+		if err != nil {
+			return 0, false
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal
+		var busy int64
+		for i, v := range f[1:] {
+			if i == 3 || i == 4 { // idle, iowait
+				continue
+			}
+			n, _ := strconv.ParseInt(v, 10, 64)
+			busy += n
+		}
+		return busy, true
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // fields from 3 (state) on
+	u, _ := strconv.ParseInt(f[11], 10, 64)                  // utime is field 14
+	st, _ := strconv.ParseInt(f[12], 10, 64)                 // stime is field 15
+	return u + st, true
+}
+
+// measureTiers returns the cores each tier used during the window (summed
+// over its processes, and "machine" for the whole box), and with prof set
+// writes each server process's CPU profile of the window there.
+func measureTiers(b *testing.B, window [2]time.Time, procs func() []tierProc, prof string) map[string]float64 {
+	time.Sleep(time.Until(window[0]))
+	ps := append(procs(), tierProc{name: "machine"})
+	before := make([]int64, len(ps))
+	for i, p := range ps {
+		before[i], _ = cpuTicks(p.pid)
+	}
+	var pwg sync.WaitGroup
+	secs := int(window[1].Sub(window[0]).Seconds())
+	for _, p := range ps {
+		if prof == "" || p.admin == "" {
+			continue
+		}
+		pwg.Add(1)
+		go func(p tierProc) {
+			defer pwg.Done()
+			resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", p.admin, secs))
+			if err != nil {
+				b.Logf("profile %s: %v", p.name, err)
+				return
+			}
+			defer resp.Body.Close()
+			f, err := os.Create(filepath.Join(prof, p.name+".pprof"))
+			if err == nil {
+				_, _ = io.Copy(f, resp.Body)
+				_ = f.Close()
+			}
+		}(p)
+	}
+	time.Sleep(time.Until(window[1]))
+	el := window[1].Sub(window[0]).Seconds()
+	cores := map[string]float64{}
+	for i, p := range ps {
+		after, ok := cpuTicks(p.pid)
+		if !ok {
+			continue
+		}
+		tier, _, _ := strings.Cut(p.name, "-")
+		cores[tier] += float64(after-before[i]) / 100 / el
+	}
+	pwg.Wait()
+	return cores
+}
+
+// profileLoad writes a load worker's CPU profile for the window named by
+// TEST_LATENCY_PROFILE_WINDOW (start ms, end ms, file), if set.
+func profileLoad() {
+	f := strings.Split(os.Getenv("TEST_LATENCY_PROFILE_WINDOW"), ",")
+	if len(f) != 3 {
+		return
+	}
+	from, _ := strconv.ParseInt(f[0], 10, 64)
+	to, _ := strconv.ParseInt(f[1], 10, 64)
+	go func() {
+		time.Sleep(time.Until(time.UnixMilli(from)))
+		out, err := os.Create(f[2])
+		if err != nil || pprof.StartCPUProfile(out) != nil {
+			return
+		}
+		time.Sleep(time.Until(time.UnixMilli(to)))
+		pprof.StopCPUProfile()
+		_ = out.Close()
+	}()
 }

@@ -147,7 +147,7 @@ func (a *App) addCleanup(m any) {
 
 func (a *App) ensureTopics(ctx context.Context) error {
 	seeds := a.broker.Seeds()
-	cl, err := kgo.NewClient(kafka.ClientOpts(seeds, "veltrix-admin", a.log)...)
+	cl, err := kgo.NewClient(kafka.ClientOpts(seeds, "veltrix-admin", kafka.Batching{}, a.log)...)
 	if err != nil {
 		return fmt.Errorf("app: kafka client: %w", err)
 	}
@@ -237,7 +237,7 @@ func (a *App) startEngine(pctx plugin.Context) error {
 		observe = batchMetrics(a.admin.Registry())
 	}
 	a.runner, err = runner.New(runner.Config{
-		Seeds: a.broker.Seeds(), ClientID: cfg.Engine.ClientID, Group: cfg.Engine.Group, InstanceID: cfg.Engine.InstanceID,
+		Seeds: a.broker.Seeds(), Batching: kafka.BatchingOf(a.broker), ClientID: cfg.Engine.ClientID, Group: cfg.Engine.Group, InstanceID: cfg.Engine.InstanceID,
 		Actions: cfg.Topics.Actions, Events: cfg.Topics.Events,
 		Workers: workers, Sessions: a.sessions, Audit: a.audit, StoreName: cfg.Engine.Sessions.Path,
 		SessionTTL: cfg.Engine.Sessions.TTL, Log: a.log, Observe: observe,
@@ -284,7 +284,7 @@ func (a *App) startGateway(pctx plugin.Context) error {
 		return fmt.Errorf("config: gateway.auth: plugin %q is not an authenticator", cfg.Gateway.Auth.Plugin)
 	}
 	a.gw, err = gateway.New(gateway.Options{
-		Seeds: a.broker.Seeds(), ClientID: cfg.Gateway.ClientID,
+		Seeds: a.broker.Seeds(), Batching: kafka.BatchingOf(a.broker), ClientID: cfg.Gateway.ClientID,
 		Actions: cfg.Topics.Actions, Events: cfg.Topics.Events, Auth: auth, Log: a.log,
 		MaxFrameBytes: cfg.Gateway.MaxFrameBytes, WriteTimeout: cfg.Gateway.WriteTimeout,
 		QueueLimit: cfg.Gateway.QueueLimit, IdleTimeout: cfg.Gateway.IdleTimeout,

@@ -101,7 +101,7 @@ func New(opt Options) (*Gateway, error) {
 		part:    kgo.StickyKeyPartitioner(nil).ForTopic(opt.Events),
 	}
 	g.m = newMetrics(g, opt.Metrics)
-	g.cl, err = kgo.NewClient(append(kafka.ClientOpts(opt.Seeds, opt.ClientID, opt.Log),
+	g.cl, err = kgo.NewClient(append(kafka.ClientOpts(opt.Seeds, opt.ClientID, opt.Batching, opt.Log),
 		kgo.DefaultProduceTopic(opt.Actions))...)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: kafka producer: %w", err)
@@ -116,9 +116,8 @@ func New(opt Options) (*Gateway, error) {
 	g.nparts = len(starts)
 	// Every gateway reads every events partition and keeps what its own
 	// sockets need, plus the recent history for resuming clients.
-	g.events, err = kgo.NewClient(append(kafka.ClientOpts(opt.Seeds, opt.ClientID+"-events", opt.Log),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{opt.Events: starts}),
-		kgo.FetchMaxWait(10*time.Millisecond))...)
+	g.events, err = kgo.NewClient(append(kafka.ClientOpts(opt.Seeds, opt.ClientID+"-events", opt.Batching, opt.Log),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{opt.Events: starts}))...)
 	if err != nil {
 		g.cl.Close()
 		return nil, fmt.Errorf("gateway: kafka consumer: %w", err)

@@ -120,7 +120,7 @@ type producer struct{ cl *kgo.Client }
 
 func newProducer(t *testing.T, seeds []string) *producer {
 	t.Helper()
-	cl, err := kgo.NewClient(append(kafka.ClientOpts(seeds, "test-engine", quiet), kgo.DefaultProduceTopic(eventsTopic))...)
+	cl, err := kgo.NewClient(append(kafka.ClientOpts(seeds, "test-engine", kafka.Batching{}, quiet), kgo.DefaultProduceTopic(eventsTopic))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/veltrix/veltrix/engine/kafka"
 )
 
 // Authenticator identifies the player behind an upgrade request. An error
@@ -49,6 +50,7 @@ const (
 // Options configures a Gateway. Zero values mean the Default* constants.
 type Options struct {
 	Seeds    []string
+	Batching kafka.Batching // of the Kafka clients
 	ClientID string
 	Actions  string // topic the actions go to
 	Events   string // topic the events come from

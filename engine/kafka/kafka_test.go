@@ -29,7 +29,7 @@ func seeds(t *testing.T) []string {
 }
 
 func client(t *testing.T, seeds []string) *kgo.Client {
-	cl, err := kgo.NewClient(kafka.ClientOpts(seeds, "test", nil)...)
+	cl, err := kgo.NewClient(kafka.ClientOpts(seeds, "test", kafka.Batching{}, nil)...)
 	if err != nil {
 		t.Fatal(err)
 	}

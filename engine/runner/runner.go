@@ -26,6 +26,7 @@ import (
 // Config configures a Runner.
 type Config struct {
 	Seeds    []string
+	Batching kafka.Batching // of the Kafka client
 	ClientID string
 	Group    string
 	// InstanceID, if set, makes the engine a static group member.
@@ -124,7 +125,7 @@ func New(cfg Config) (*Runner, error) {
 			Catalog: w.Catalog, State: cfg.Sessions, SessionTTL: cfg.SessionTTL, Version: w.Version,
 		})})
 	}
-	opts := append(kafka.ClientOpts(cfg.Seeds, cfg.ClientID, cfg.Log),
+	opts := append(kafka.ClientOpts(cfg.Seeds, cfg.ClientID, cfg.Batching, cfg.Log),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Actions),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
