@@ -10,14 +10,11 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,12 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/veltrix/veltrix/engine/client"
-	"github.com/veltrix/veltrix/engine/protocol"
 )
 
 // loadReport is what a load worker prints: latencies in microseconds.
@@ -45,143 +38,6 @@ type loadReport struct {
 	Latencies []int32 `json:"latencies_us"`
 
 	CPU map[string]float64 `json:"-"` // cores used in the steady window, by tier
-}
-
-// loadWorker runs in a re-executed test binary: players connect to the
-// gateway URLs (round robin), join, then each moves once a second for the
-// duration, at a random phase; moves go nowhere near a beacon.
-func loadWorker(args []string) int {
-	n, _ := strconv.Atoi(args[0])
-	first, _ := strconv.Atoi(args[1])
-	dur, _ := time.ParseDuration(args[2])
-	urls := strings.Split(args[3], ",")
-	hunts, _ := strconv.Atoi(args[4])
-	ctx, cancel := context.WithTimeout(context.Background(), dur+2*time.Minute)
-	defer cancel()
-	profileLoad()
-
-	var mu sync.Mutex
-	rep := loadReport{Players: n}
-	var wg sync.WaitGroup
-	start := time.Now().Add(time.Duration(n/500+2) * time.Second) // time to connect everyone
-	end := start.Add(dur)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			id := fmt.Sprintf("lp%06d", first+i)
-			c, err := dialRetry(ctx, urls[i%len(urls)], first+i, id)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "load worker: %s: %v\n", id, err)
-				mu.Lock()
-				rep.Errors++
-				mu.Unlock()
-				return
-			}
-			defer c.Close()
-			hunt := fmt.Sprintf("h%03d", (first+i)%hunts)
-			sent := map[uint64]time.Time{}
-			var smu sync.Mutex
-			var lat []int32
-			answered, rejected := 0, 0
-			var finished atomic.Bool
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				for {
-					m, err := c.Next(ctx)
-					if err != nil {
-						return
-					}
-					if m.Type != protocol.TypeResult || m.Duplicate {
-						continue
-					}
-					smu.Lock()
-					t0, ok := sent[m.Seq]
-					delete(sent, m.Seq)
-					left := len(sent)
-					smu.Unlock()
-					if ok && m.Seq > 1 {
-						lat = append(lat, int32(time.Since(t0).Microseconds()))
-						answered++
-						if m.OK == nil || !*m.OK {
-							rejected++
-						}
-					}
-					if left == 0 && finished.Load() {
-						return
-					}
-				}
-			}()
-			smu.Lock()
-			sent[1] = time.Now()
-			smu.Unlock()
-			_ = c.Send(protocol.ClientMessage{Type: "join", Hunt: hunt, Seq: 1})
-			rng := rand.New(rand.NewPCG(uint64(first+i), 7))
-			lat0, lon0 := 10+rng.Float64(), 10+rng.Float64() // far from every beacon
-			phase := time.Duration(rng.Int64N(int64(time.Second)))
-			nsent := 0
-			for seq := uint64(2); ; seq++ {
-				at := start.Add(phase + time.Duration(seq-2)*time.Second)
-				if at.After(end) {
-					break
-				}
-				time.Sleep(time.Until(at)) // the players' pace: one move a second
-				smu.Lock()
-				sent[seq] = time.Now()
-				smu.Unlock()
-				if err := c.Send(protocol.ClientMessage{Type: "move", Seq: seq,
-					Lat: lat0 + float64(seq)*1e-5, Lon: lon0, At: at.UnixMilli()}); err != nil {
-					break
-				}
-				nsent++
-			}
-			finished.Store(true)
-			smu.Lock()
-			idle := len(sent) == 0
-			smu.Unlock()
-			if idle {
-				c.Close() // everything is answered: unblock the reader
-			}
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				c.Close()
-				<-done
-			}
-			mu.Lock()
-			rep.Sent += nsent
-			rep.Answered += answered
-			rep.Rejected += rejected
-			rep.Latencies = append(rep.Latencies, lat...)
-			mu.Unlock()
-		}(i)
-	}
-	wg.Wait()
-	rep.Seconds = dur.Seconds()
-	_ = json.NewEncoder(os.Stdout).Encode(rep)
-	return 0
-}
-
-// dialRetry connects player id from its own 127.0.0.x source address (the
-// gateway caps connections per address, as it would for real players) and
-// retries handshakes the gateway refuses while everyone connects at once
-// (503 over gateway.handshake_rate).
-func dialRetry(ctx context.Context, rawURL string, i int, id string) (*client.Client, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, err
-	}
-	opts := client.Options{Player: id, Buffer: 64, LocalAddr: sourceAddr(u, i, 64)}
-	backoff := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		c, err := client.Dial(ctx, rawURL, opts)
-		if err == nil || attempt == 10 || ctx.Err() != nil {
-			return c, err
-		}
-		time.Sleep(backoff + time.Duration(rand.Int64N(int64(backoff))))
-		backoff = min(2*backoff, 2*time.Second)
-	}
 }
 
 func BenchmarkKafkaLatency(b *testing.B) {
@@ -298,11 +154,11 @@ func runLatency(b *testing.B, seeds, huntsDir string, players, hunts int, dur ti
 	}
 	workers := (players + 9499) / 9500
 	per := (players + workers - 1) / workers
-	// The steady window: after every player connected and moved a few times,
-	// until shortly before the end (the load workers start moving after
-	// per/500+2 s, see loadWorker).
-	launch := time.Now()
-	window := [2]time.Time{launch.Add(time.Duration(per/500+2)*time.Second + dur/6), launch.Add(time.Duration(per/500+2)*time.Second + dur*5/6)}
+	// Players start moving once all had time to connect (budgeting 500
+	// handshakes a second); the steady window leaves out the
+	// first and last sixth of the moves.
+	start := time.Now().Add(time.Duration(per/500+3) * time.Second)
+	window := [2]time.Time{start.Add(dur / 6), start.Add(dur * 5 / 6)}
 	var loadPids []tierProc
 	var lmu sync.Mutex
 	cpuDone := make(chan map[string]float64, 1)
@@ -321,7 +177,7 @@ func runLatency(b *testing.B, seeds, huntsDir string, players, hunts int, dur ti
 		wg.Add(1)
 		go func(w, n int) {
 			defer wg.Done()
-			cmd := exec.Command(os.Args[0], strconv.Itoa(n), strconv.Itoa(w*per), dur.String(), strings.Join(urls, ","), strconv.Itoa(hunts))
+			cmd := exec.Command(os.Args[0], strconv.Itoa(n), strconv.Itoa(w*per), dur.String(), strings.Join(urls, ","), strconv.Itoa(hunts), strconv.FormatInt(start.UnixMilli(), 10))
 			cmd.Env = append(os.Environ(), "TEST_VELTRIX_LOADGEN=1")
 			if prof != "" {
 				cmd.Env = append(cmd.Env, fmt.Sprintf("TEST_LATENCY_PROFILE_WINDOW=%d,%d,%s/load-%d.pprof",

@@ -23,6 +23,7 @@ const (
 	sessionsBlockCache  = 64 << 20
 	sessionsWriteBuffer = 4 << 20
 	sessionsMinFree     = 64 << 20
+	sessionsRowCache    = 64 << 20
 )
 
 // SessionsOptions configures OpenSessions.
@@ -40,6 +41,9 @@ type SessionsOptions struct {
 	// commits and full compactions that would go below it fail with
 	// ErrDiskFull (see space.go for why). 0 means 64 MiB.
 	MinFreeBytes uint64
+	// RowCacheBytes bounds the rows kept in Go memory (see rowCache); 0
+	// means 64 MiB, negative none.
+	RowCacheBytes int
 	// ReadOnly opens an existing store without taking its lock, so tools
 	// can read it while an engine runs; the store is seen as of the open and
 	// every writing method returns ErrReadOnly.
@@ -50,7 +54,8 @@ type SessionsOptions struct {
 // whose expiry the caller computes (30 minutes after last activity). It is
 // safe for concurrent use.
 type Sessions struct {
-	kv *kv
+	kv    *kv
+	cache *rowCache // nil: none (read-only stores, which others write)
 }
 
 // Write is one change in a Commit. ExpiresAt is unix ms, 0 = never; Delete
@@ -80,7 +85,11 @@ func OpenSessions(o SessionsOptions) (*Sessions, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sessions{kv: k}, nil
+	s := &Sessions{kv: k}
+	if !o.ReadOnly && o.RowCacheBytes >= 0 {
+		s.cache = newRowCache(cmp.Or(o.RowCacheBytes, sessionsRowCache))
+	}
+	return s, nil
 }
 
 // Get returns a copy of key's payload. ok is false when key is missing or
@@ -91,23 +100,39 @@ func (s *Sessions) Get(key []byte) (val []byte, ok bool, err error) {
 		return nil, false, err
 	}
 	defer k.release()
+	if s.cache != nil {
+		if r, found := s.cache.get(key); found {
+			if r.payload == nil || expired(r.expiresAt, k.clock.Now().UnixMilli()) {
+				return nil, false, nil
+			}
+			return append(make([]byte, 0, len(r.payload)), r.payload...), true, nil
+		}
+	}
 	sl, err := k.db.Get(k.ro, key)
 	if err != nil {
 		return nil, false, fmt.Errorf("sessions store %s: get %q: %w", k.path, key, err)
 	}
 	defer sl.Free()
 	if !sl.Exists() {
+		if s.cache != nil {
+			s.cache.put(string(key), cachedRow{})
+		}
 		return nil, false, nil
 	}
 	exp, payload, valid := splitValue(sl.Data())
 	if !valid {
 		return nil, false, fmt.Errorf("sessions store %s: get %q: %w", k.path, key, errMalformed)
 	}
+	// payload is C memory freed on return.
+	val = append(make([]byte, 0, len(payload)), payload...)
+	if s.cache != nil {
+		s.cache.put(string(key), cachedRow{payload: val, expiresAt: exp})
+		val = append(make([]byte, 0, len(val)), val...) // the cache's copy stays unchanged
+	}
 	if expired(exp, k.clock.Now().UnixMilli()) {
 		return nil, false, nil
 	}
-	// payload is C memory freed on return.
-	return append(make([]byte, 0, len(payload)), payload...), true, nil
+	return val, true, nil
 }
 
 // Commit applies ws as one atomic batch. The batch copies keys and values, so
@@ -139,7 +164,27 @@ func (s *Sessions) Commit(ws []Write) error {
 		buf = appendValue(buf[:0], w.ExpiresAt, w.Value)
 		wb.Put(w.Key, buf) // copies buf into the batch
 	}
-	return k.write(wb, minExp)
+	if err := k.write(wb, minExp); err != nil {
+		if s.cache != nil {
+			// The batch may have reached the store anyway (a failed fsync):
+			// its rows are read from the store again.
+			for _, w := range ws {
+				s.cache.drop(w.Key)
+			}
+		}
+		return err
+	}
+	if s.cache != nil {
+		for _, w := range ws {
+			r := cachedRow{}
+			if !w.Delete {
+				// A copy: the caller may reuse w.Value. Never nil for a row.
+				r = cachedRow{payload: append(make([]byte, 0, len(w.Value)), w.Value...), expiresAt: w.ExpiresAt}
+			}
+			s.cache.put(string(w.Key), r)
+		}
+	}
+	return nil
 }
 
 // Scan calls fn for every live (not expired) row whose key starts with
