@@ -354,23 +354,11 @@ func (c *Core) emit(a *Action, es []Emit, version string) {
 }
 
 func (c *Core) event(hunt, to string, m protocol.ServerMessage) {
-	b, err := json.Marshal(m)
-	if err != nil {
-		panic(fmt.Sprintf("core: encode event: %v", err))
-	}
-	c.rd.Events = append(c.rd.Events, Event{Hunt: hunt, To: to, Payload: b})
+	c.rd.Events = append(c.rd.Events, Event{Hunt: hunt, To: to, Payload: encodeEvent(m)})
 }
 
 func (c *Core) actionData(a *Action, ans Answer) json.RawMessage {
-	m := map[string]any{"type": a.Type, "seq": a.Seq, "ok": ans.OK}
-	if ans.Reason != "" {
-		m["reason"] = ans.Reason
-	}
-	if a.Type == "move" {
-		m["lat"], m["lon"], m["at"] = a.Lat, a.Lon, a.At
-	}
-	b, _ := json.Marshal(m)
-	return b
+	return encodeActionData(a, ans)
 }
 
 // auditor numbers the audit rows of one action so their keys are stable.
