@@ -23,8 +23,8 @@ func init() {
 // fetching at once made the broker's JVM the largest CPU user on a 2-core
 // machine at 5,000 actions/s (docs/performance.md).
 const (
-	DefaultLinger        = 2 * time.Millisecond
-	DefaultFetchMinBytes = 16 << 10
+	DefaultLinger        = 5 * time.Millisecond
+	DefaultFetchMinBytes = 64 << 10
 	DefaultFetchMaxWait  = 10 * time.Millisecond
 )
 
