@@ -20,7 +20,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -428,7 +427,13 @@ func (g *Gateway) forward(c *client, m protocol.ClientMessage) {
 		Hunt: c.hunt, Player: c.player, Seq: m.Seq, Type: m.Type,
 		Lat: m.Lat, Lon: m.Lon, At: m.At, TS: g.opt.Now().UnixMilli(), Gateway: g.opt.ClientID,
 	}
-	val, _ := json.Marshal(a)
+	// One allocation holds the key and then the value; 160 bytes fit the
+	// JSON keys and usual numbers. JSON numbers are finite, so AppendJSON
+	// cannot fail.
+	n := len(a.Hunt)
+	buf := append(make([]byte, 0, n+160+len(a.Player)+len(a.Gateway)), a.Hunt...)
+	key := buf[:n:n]
+	val, _ := a.AppendJSON(buf[n:])
 	// An action read before the client closed is still forwarded; only a
 	// connection that is still open waits for its result at a drain.
 	if !c.done.Load() {
@@ -436,7 +441,7 @@ func (g *Gateway) forward(c *client, m protocol.ClientMessage) {
 		g.inflight.Add(1)
 	}
 	g.m.forwarded.Inc()
-	g.cl.Produce(context.Background(), &kgo.Record{Key: []byte(a.Hunt), Value: val}, func(_ *kgo.Record, err error) {
+	g.cl.Produce(context.Background(), &kgo.Record{Key: key, Value: val}, func(_ *kgo.Record, err error) {
 		if err != nil {
 			c.answered()
 			g.log.Warn("gateway: action not forwarded", "player", c.player, "seq", m.Seq, "err", err)

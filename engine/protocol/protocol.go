@@ -9,6 +9,8 @@ import (
 	"math"
 	"reflect"
 	"strings"
+
+	"github.com/veltrix/veltrix/internal/jsonr"
 )
 
 // Client message types.
@@ -96,6 +98,19 @@ func (e *ValidationError) Error() string { return e.Code + ": " + e.Msg }
 
 // Decode parses and validates one client message.
 func Decode(b []byte) (ClientMessage, error) {
+	m, ok := decodeFast(b)
+	if !ok {
+		var err error
+		if m, err = decodeJSON(b); err != nil {
+			return m, err
+		}
+	}
+	return m, validate(&m)
+}
+
+// decodeJSON is encoding/json's reading of b, the reference for decodeFast,
+// with its errors put in the client's terms.
+func decodeJSON(b []byte) (ClientMessage, error) {
 	var m ClientMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		var te *json.UnmarshalTypeError
@@ -107,41 +122,118 @@ func Decode(b []byte) (ClientMessage, error) {
 		}
 		return m, &ValidationError{ErrBadJSON, fmt.Sprintf("not a JSON message object: %v", strings.TrimPrefix(err.Error(), "json: "))}
 	}
+	return m, nil
+}
+
+// decodeFast reads the messages clients send (a flat object of the known
+// keys, each once, in lower case, with plain values) as encoding/json would,
+// without its reflection and deep stack. ok is false for anything else,
+// which decodeJSON reads: FuzzDecode checks the two agree.
+func decodeFast(b []byte) (m ClientMessage, ok bool) {
+	o := jsonr.NewObject(b)
+	var seen uint8
+	for {
+		key, val, k := o.Next()
+		var f uint8
+		switch k {
+		case jsonr.End:
+			return m, true
+		case jsonr.String:
+			switch string(key) {
+			case "type":
+				f, m.Type = 1, typeName(val)
+			case "hunt":
+				f, m.Hunt = 2, string(val)
+			default:
+				return ClientMessage{}, false
+			}
+		case jsonr.Number:
+			switch string(key) {
+			case "seq":
+				f = 4
+				m.Seq, ok = jsonr.Uint(val)
+			case "lat":
+				f = 8
+				m.Lat, ok = jsonr.Float(val)
+			case "lon":
+				f = 16
+				m.Lon, ok = jsonr.Float(val)
+			case "at":
+				f = 32
+				m.At, ok = jsonr.Int(val)
+			case "pos":
+				f = 64
+				m.Pos, ok = jsonr.Int(val)
+			default:
+				ok = false
+			}
+			if !ok {
+				return ClientMessage{}, false // encoding/json's error, or an unknown key
+			}
+		default:
+			return ClientMessage{}, false
+		}
+		if seen&f != 0 {
+			return ClientMessage{}, false // encoding/json keeps the last
+		}
+		seen |= f
+	}
+}
+
+// typeName returns the constant for a known type, saving an allocation.
+func typeName(b []byte) string {
+	switch string(b) {
+	case TypeMove:
+		return TypeMove
+	case TypeJoin:
+		return TypeJoin
+	case TypePing:
+		return TypePing
+	case TypeLeave:
+		return TypeLeave
+	case TypeResume:
+		return TypeResume
+	}
+	return string(b)
+}
+
+// validate checks a decoded message's type and fields.
+func validate(m *ClientMessage) error {
 	switch m.Type {
 	case TypePing:
-		return m, nil
+		return nil
 	case TypeJoin:
 		if !ValidID(m.Hunt) {
-			return m, &ValidationError{ErrBadField, "join needs a hunt id of 1-64 characters [A-Za-z0-9_-]"}
+			return &ValidationError{ErrBadField, "join needs a hunt id of 1-64 characters [A-Za-z0-9_-]"}
 		}
 	case TypeMove:
 		if math.IsNaN(m.Lat) || m.Lat < -90 || m.Lat > 90 {
-			return m, &ValidationError{ErrBadField, fmt.Sprintf("lat %v out of range [-90,90]", m.Lat)}
+			return &ValidationError{ErrBadField, fmt.Sprintf("lat %v out of range [-90,90]", m.Lat)}
 		}
 		if math.IsNaN(m.Lon) || m.Lon < -180 || m.Lon > 180 {
-			return m, &ValidationError{ErrBadField, fmt.Sprintf("lon %v out of range [-180,180]", m.Lon)}
+			return &ValidationError{ErrBadField, fmt.Sprintf("lon %v out of range [-180,180]", m.Lon)}
 		}
 		if m.At < 0 {
-			return m, &ValidationError{ErrBadField, "at must be unix milliseconds"}
+			return &ValidationError{ErrBadField, "at must be unix milliseconds"}
 		}
 	case TypeLeave:
 	case TypeResume:
 		if !ValidID(m.Hunt) {
-			return m, &ValidationError{ErrBadField, "resume needs a hunt id of 1-64 characters [A-Za-z0-9_-]"}
+			return &ValidationError{ErrBadField, "resume needs a hunt id of 1-64 characters [A-Za-z0-9_-]"}
 		}
 		if m.Pos < 0 {
-			return m, &ValidationError{ErrBadField, "pos must not be negative"}
+			return &ValidationError{ErrBadField, "pos must not be negative"}
 		}
-		return m, nil // gateway-only: no seq
+		return nil // gateway-only: no seq
 	case "":
-		return m, &ValidationError{ErrUnknownType, "message has no type"}
+		return &ValidationError{ErrUnknownType, "message has no type"}
 	default:
-		return m, &ValidationError{ErrUnknownType, fmt.Sprintf("unknown message type %q (want join, move, leave, resume or ping)", m.Type)}
+		return &ValidationError{ErrUnknownType, fmt.Sprintf("unknown message type %q (want join, move, leave, resume or ping)", m.Type)}
 	}
 	if m.Seq == 0 {
-		return m, &ValidationError{ErrBadField, "seq must be a positive integer"}
+		return &ValidationError{ErrBadField, "seq must be a positive integer"}
 	}
-	return m, nil
+	return nil
 }
 
 // ValidID reports whether s is a usable hunt or player id.
