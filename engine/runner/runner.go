@@ -125,7 +125,11 @@ func New(cfg Config) (*Runner, error) {
 			Catalog: w.Catalog, State: cfg.Sessions, SessionTTL: cfg.SessionTTL, Version: w.Version,
 		})})
 	}
-	opts := append(kafka.ClientOpts(cfg.Seeds, cfg.ClientID, cfg.Batching, cfg.Log),
+	// The engine produces a whole batch's events at once and waits for them
+	// before its next batch: a linger would only hold that batch back.
+	batching := cfg.Batching
+	batching.Linger = 0
+	opts := append(kafka.ClientOpts(cfg.Seeds, cfg.ClientID, batching, cfg.Log),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Actions),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
@@ -271,8 +275,7 @@ func (r *Runner) runBatch(ctx context.Context, w *worker) error {
 	t0 := time.Now()
 	for _, rec := range w.recs {
 		src := core.Source{Partition: rec.Partition, Offset: rec.Offset}
-		var a core.Action
-		if err := json.Unmarshal(rec.Value, &a); err != nil {
+		if a, err := core.DecodeAction(rec.Value); err != nil {
 			r.log.Warn("engine: undecodable action skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
 			w.core.Skip(src)
 		} else if err := w.core.Step(src, a); err != nil {
