@@ -238,29 +238,8 @@ func (r *Runner) Run(parent context.Context) error {
 			w.recs = append(w.recs, rec)
 			recs = append(recs, rec)
 		})
-		busy := 0
-		for _, w := range r.workers {
-			if len(w.recs) > 0 {
-				busy++
-			}
-		}
-		errs := make([]error, len(r.workers))
-		if busy <= 1 {
-			for i, w := range r.workers {
-				if len(w.recs) > 0 {
-					errs[i] = r.runBatch(ctx, w)
-				}
-			}
-		} else {
-			var wg sync.WaitGroup
-			for i, w := range r.workers {
-				if len(w.recs) > 0 {
-					wg.Go(func() { errs[i] = r.runBatch(ctx, w) })
-				}
-			}
-			wg.Wait()
-		}
-		if err := errors.Join(errs...); err != nil {
+		err := r.runBatch(ctx)
+		if err != nil {
 			r.cl.AllowRebalance()
 			return err
 		}
@@ -269,10 +248,59 @@ func (r *Runner) Run(parent context.Context) error {
 	}
 }
 
-// runBatch steps a worker's records and carries out their Ready.
-func (r *Runner) runBatch(ctx context.Context, w *worker) error {
-	defer func() { w.recs = w.recs[:0] }()
+// runBatch steps the workers' records, side by side, and carries out their
+// Readys as one: one audit write, one commit and one produce per poll, not
+// per worker. Each fsync costs CPU on a small machine (two workers
+// committing apart cost a fifth of a core at 5,000 actions/s).
+func (r *Runner) runBatch(ctx context.Context) error {
+	var busy []*worker
+	for _, w := range r.workers {
+		if len(w.recs) > 0 {
+			busy = append(busy, w)
+		}
+	}
+	defer func() {
+		for _, w := range busy {
+			w.recs = w.recs[:0]
+			w.core.Advance()
+		}
+	}()
 	t0 := time.Now()
+	errs := make([]error, len(busy))
+	if len(busy) == 1 {
+		errs[0] = r.step(busy[0])
+	} else {
+		var wg sync.WaitGroup
+		for i, w := range busy {
+			wg.Go(func() { errs[i] = r.step(w) })
+		}
+		wg.Wait()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	var rd core.Ready
+	n := 0
+	for _, w := range busy {
+		n += len(w.recs)
+		mergeReady(&rd, w.core.Ready())
+	}
+	if rd.Empty() {
+		return nil
+	}
+	st := BatchStats{Actions: n, Step: time.Since(t0)}
+	if err := r.handle(ctx, rd, &st); err != nil {
+		return err
+	}
+	r.applied.Add(int64(n))
+	if r.cfg.Observe != nil {
+		r.cfg.Observe(st)
+	}
+	return nil
+}
+
+// step runs a worker's records through its core.
+func (r *Runner) step(w *worker) error {
 	for _, rec := range w.recs {
 		src := core.Source{Partition: rec.Partition, Offset: rec.Offset}
 		if a, err := core.DecodeAction(rec.Value); err != nil {
@@ -285,19 +313,22 @@ func (r *Runner) runBatch(ctx context.Context, w *worker) error {
 			r.log.Warn("engine: action skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
 		}
 	}
-	rd := w.core.Ready()
-	if !rd.Empty() {
-		st := BatchStats{Actions: len(w.recs), Step: time.Since(t0)}
-		if err := r.handle(ctx, rd, &st); err != nil {
-			return err
-		}
-		r.applied.Add(int64(len(w.recs)))
-		if r.cfg.Observe != nil {
-			r.cfg.Observe(st)
-		}
-	}
-	w.core.Advance()
 	return nil
+}
+
+// mergeReady adds src to dst. Workers own disjoint partitions, so their
+// rows, offsets and events never collide; one worker's events keep their order.
+func mergeReady(dst *core.Ready, src core.Ready) {
+	dst.Writes = append(dst.Writes, src.Writes...)
+	dst.Audit = append(dst.Audit, src.Audit...)
+	dst.Events = append(dst.Events, src.Events...)
+	dst.Failures = append(dst.Failures, src.Failures...)
+	for p, off := range src.Offsets {
+		if dst.Offsets == nil {
+			dst.Offsets = map[int32]int64{}
+		}
+		dst.Offsets[p] = off
+	}
 }
 
 // handle carries out one Ready in the order engine/core documents.
