@@ -10,6 +10,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,6 +26,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // loadReport is what a load worker prints: latencies in microseconds.
@@ -97,6 +101,9 @@ func runLatency(b *testing.B, seeds, huntsDir string, players, hunts int, dur ti
 	for _, kv := range strings.Fields(os.Getenv("TEST_LATENCY_SETS")) {
 		common = append(common, "--set", kv)
 	}
+	// The run's topics go when it ends: a broker that keeps hundreds of
+	// runs' partitions works harder in the next one.
+	defer deleteTopics(b, seeds, "bench.actions."+suffix, "bench.events."+suffix)
 	prof := os.Getenv("TEST_LATENCY_PROFILE") // a directory: CPU profiles of every process
 	if prof != "" {
 		common = append(common, "--set", "admin.listen=127.0.0.1:0")
@@ -379,4 +386,18 @@ func profileLoad() {
 		pprof.StopCPUProfile()
 		_ = out.Close()
 	}()
+}
+
+func deleteTopics(b testing.TB, seeds string, topics ...string) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(seeds, ",")...))
+	if err != nil {
+		b.Logf("delete topics: %v", err)
+		return
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := kadm.NewClient(cl).DeleteTopics(ctx, topics...); err != nil {
+		b.Logf("delete topics %v: %v", topics, err)
+	}
 }
