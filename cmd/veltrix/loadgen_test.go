@@ -158,14 +158,14 @@ func loadWorker(args []string) int {
 	}
 	end := start.Add(dur)
 	const senders = 4
-	var sent atomic.Int64
+	var sent, unsent atomic.Int64
 	var swg sync.WaitGroup
 	for s := 0; s < senders; s++ {
 		swg.Add(1)
 		go func(s int) {
 			defer swg.Done()
 			var buf []byte
-			for sec := 0; ; sec++ {
+			for sec := 0; start.Add(time.Duration(sec) * time.Second).Before(end); sec++ {
 				for i := s; i < len(slots); i += senders {
 					sl := &slots[i]
 					at := start.Add(time.Duration(sec)*time.Second + sl.phase)
@@ -186,11 +186,14 @@ func loadWorker(args []string) int {
 					buf = strconv.AppendInt(buf, at.UnixMilli(), 10)
 					buf = append(buf, '}')
 					pending.Add(1)
-					sl.p.sentAt[seq%64].Store(time.Now().UnixNano())
+					// Latency counts from when the player moved, so a sender
+					// running late (the machine is saturated) is counted in.
+					sl.p.sentAt[seq%64].Store(at.UnixNano())
 					if err := sl.p.conn.WriteMessage(gws.OpcodeText, buf); err != nil {
 						sl.p.sentAt[seq%64].Store(0)
 						pending.Add(-1)
-						continue // counted as unanswered: sent stays below the moves due
+						unsent.Add(1)
+						continue
 					}
 					sent.Add(1)
 				}
@@ -218,6 +221,7 @@ func loadWorker(args []string) int {
 		rep.Latencies = append(rep.Latencies, sl.p.lat...)
 	}
 	rep.Sent = int(sent.Load())
+	rep.Unsent = int(unsent.Load())
 	rep.Seconds = dur.Seconds()
 	_ = json.NewEncoder(os.Stdout).Encode(rep)
 	return 0

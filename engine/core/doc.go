@@ -13,7 +13,7 @@
 //     the engine resumes from the offsets it holds, so an action is applied
 //     exactly once.
 //  3. Produce Ready.Events to the events topic and wait for the broker's ack;
-//     their outbox rows are deleted with the next batch of any worker (an engine restarted
+//     their outbox rows are deleted with the next batch (an engine restarted
 //     before that produces the outbox again: events are at-least-once and
 //     carry the action's seq so clients drop duplicates).
 //  4. Call Advance, which forgets the pending writes Step has been reading.

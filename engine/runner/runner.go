@@ -89,8 +89,8 @@ type Runner struct {
 	outbox  atomic.Uint64 // next outbox key
 
 	// produced are outbox rows whose events the broker acked, not yet
-	// deleted: any worker's next commit deletes them, so a quiet worker's
-	// rows do not linger.
+	// deleted: the next commit (or the shutdown) deletes them. Run's
+	// goroutine is the only user today; the lock keeps that from mattering.
 	producedMu sync.Mutex
 	produced   [][]byte
 
@@ -262,7 +262,6 @@ func (r *Runner) runBatch(ctx context.Context) error {
 	defer func() {
 		for _, w := range busy {
 			w.recs = w.recs[:0]
-			w.core.Advance()
 		}
 	}()
 	t0 := time.Now()
@@ -285,16 +284,18 @@ func (r *Runner) runBatch(ctx context.Context) error {
 		n += len(w.recs)
 		mergeReady(&rd, w.core.Ready())
 	}
-	if rd.Empty() {
-		return nil
+	if !rd.Empty() {
+		st := BatchStats{Actions: n, Step: time.Since(t0)}
+		if err := r.handle(ctx, rd, &st); err != nil {
+			return err // no Advance: nothing of this batch counts as done
+		}
+		r.applied.Add(int64(n))
+		if r.cfg.Observe != nil {
+			r.cfg.Observe(st)
+		}
 	}
-	st := BatchStats{Actions: n, Step: time.Since(t0)}
-	if err := r.handle(ctx, rd, &st); err != nil {
-		return err
-	}
-	r.applied.Add(int64(n))
-	if r.cfg.Observe != nil {
-		r.cfg.Observe(st)
+	for _, w := range busy {
+		w.core.Advance()
 	}
 	return nil
 }

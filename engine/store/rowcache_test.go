@@ -3,6 +3,9 @@ package store
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -101,5 +104,95 @@ func TestSessionsReadOnlyHasNoRowCache(t *testing.T) {
 	defer ro.Close()
 	if ro.cache != nil {
 		t.Fatal("a read-only store has a row cache")
+	}
+}
+
+// A Get that misses while a Commit of the same key is under way must not
+// put the row it read, now stale, into the cache. The reader checks that a
+// Get never returns a value older than a Commit that had returned before
+// the Get began.
+func TestSessionsRowCacheGetDuringCommit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sessions")
+	// A budget of a few rows, and other keys read between: "k" keeps
+	// falling out of the cache, so its reads miss and race the commits.
+	s, err := OpenSessions(SessionsOptions{Path: dir, Clock: NewFakeClock(t0), RowCacheBytes: 600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const commits = 20000
+	var done atomic.Int64
+	stop := make(chan struct{})
+	go func() {
+		defer close(stop)
+		for i := int64(1); i <= commits; i++ {
+			v := strconv.AppendInt(nil, i, 10)
+			if err := s.Commit([]Write{{Key: []byte("k"), Value: v}}); err != nil {
+				t.Error(err)
+				return
+			}
+			done.Store(i)
+		}
+	}()
+	var wg sync.WaitGroup
+	for r := 0; r < 2; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				before := done.Load()
+				v, ok, err := s.Get([]byte("k"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got := int64(0)
+				if ok {
+					got, _ = strconv.ParseInt(string(v), 10, 64)
+				}
+				if got < before {
+					t.Errorf("Get returned %d after the commit of %d had returned", got, before)
+					return
+				}
+				if _, _, err := s.Get([]byte(fmt.Sprintf("other%d", n%16))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// The same race, forced: a Get reads the row, a Commit of that row runs and
+// returns, then the Get would fill the cache with what it read.
+func TestSessionsRowCacheStaleFillRefused(t *testing.T) {
+	s := openTestSessions(t, NewFakeClock(t0))
+	if err := s.Commit([]Write{{Key: []byte("k"), Value: []byte("v1")}}); err != nil {
+		t.Fatal(err)
+	}
+	read, resume := make(chan struct{}), make(chan struct{})
+	s.afterRead = func() { close(read); <-resume }
+	got := make(chan string)
+	go func() {
+		v, _, _ := s.Get([]byte("k"))
+		got <- string(v)
+	}()
+	<-read
+	s.afterRead = nil // the Get in flight already called it
+	if err := s.Commit([]Write{{Key: []byte("k"), Value: []byte("v2")}}); err != nil {
+		t.Fatal(err)
+	}
+	close(resume)
+	if v := <-got; v != "v1" {
+		t.Fatalf("the racing Get read %q, want v1 (it read before the commit)", v)
+	}
+	if v, ok, err := s.Get([]byte("k")); err != nil || !ok || string(v) != "v2" {
+		t.Fatalf("Get after the commit = %q, %v, %v; want v2: the racing Get cached what it read", v, ok, err)
 	}
 }

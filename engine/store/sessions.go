@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/linxGnu/grocksdb"
@@ -54,8 +55,10 @@ type SessionsOptions struct {
 // whose expiry the caller computes (30 minutes after last activity). It is
 // safe for concurrent use.
 type Sessions struct {
-	kv    *kv
-	cache *rowCache // nil: none (read-only stores, which others write)
+	kv        *kv
+	cache     *rowCache  // nil: none (read-only stores, which others write)
+	commitMu  sync.Mutex // orders commits when there is a cache
+	afterRead func()     // tests: runs between a miss's RocksDB read and its fill
 }
 
 // Write is one change in a Commit. ExpiresAt is unix ms, 0 = never; Delete
@@ -100,8 +103,11 @@ func (s *Sessions) Get(key []byte) (val []byte, ok bool, err error) {
 		return nil, false, err
 	}
 	defer k.release()
+	var stamp uint64
 	if s.cache != nil {
-		if r, found := s.cache.get(key); found {
+		var r cachedRow
+		var found bool
+		if r, found, stamp = s.cache.get(key); found {
 			if r.payload == nil || expired(r.expiresAt, k.clock.Now().UnixMilli()) {
 				return nil, false, nil
 			}
@@ -115,7 +121,7 @@ func (s *Sessions) Get(key []byte) (val []byte, ok bool, err error) {
 	defer sl.Free()
 	if !sl.Exists() {
 		if s.cache != nil {
-			s.cache.put(string(key), cachedRow{})
+			s.cache.fill(key, cachedRow{}, stamp)
 		}
 		return nil, false, nil
 	}
@@ -125,8 +131,11 @@ func (s *Sessions) Get(key []byte) (val []byte, ok bool, err error) {
 	}
 	// payload is C memory freed on return.
 	val = append(make([]byte, 0, len(payload)), payload...)
+	if s.afterRead != nil {
+		s.afterRead()
+	}
 	if s.cache != nil {
-		s.cache.put(string(key), cachedRow{payload: val, expiresAt: exp})
+		s.cache.fill(key, cachedRow{payload: val, expiresAt: exp}, stamp)
 		val = append(make([]byte, 0, len(val)), val...) // the cache's copy stays unchanged
 	}
 	if expired(exp, k.clock.Now().UnixMilli()) {
@@ -164,25 +173,31 @@ func (s *Sessions) Commit(ws []Write) error {
 		buf = appendValue(buf[:0], w.ExpiresAt, w.Value)
 		wb.Put(w.Key, buf) // copies buf into the batch
 	}
+	if s.cache == nil {
+		return k.write(wb, minExp)
+	}
+	// Commits reach RocksDB and the cache in the same order.
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	s.cache.beginCommit()
+	defer s.cache.endCommit()
 	if err := k.write(wb, minExp); err != nil {
-		if s.cache != nil {
-			// The batch may have reached the store anyway (a failed fsync):
-			// its rows are read from the store again.
-			for _, w := range ws {
-				s.cache.drop(w.Key)
-			}
+		// The batch may have reached the store anyway (a failed fsync):
+		// its rows are read from the store again.
+		for _, w := range ws {
+			s.cache.drop(w.Key)
 		}
 		return err
 	}
-	if s.cache != nil {
-		for _, w := range ws {
-			r := cachedRow{}
-			if !w.Delete {
-				// A copy: the caller may reuse w.Value. Never nil for a row.
-				r = cachedRow{payload: append(make([]byte, 0, len(w.Value)), w.Value...), expiresAt: w.ExpiresAt}
+	for _, w := range ws {
+		r := cachedRow{}
+		if !w.Delete {
+			r = cachedRow{payload: w.Value, expiresAt: w.ExpiresAt}
+			if r.payload == nil {
+				r.payload = []byte{} // a row, even if empty
 			}
-			s.cache.put(string(w.Key), r)
 		}
+		s.cache.update(w.Key, r)
 	}
 	return nil
 }
