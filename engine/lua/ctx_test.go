@@ -2,6 +2,7 @@ package lua
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -155,5 +156,35 @@ func TestClosedRuntime(t *testing.T) {
 	r.Close()
 	if _, err := r.Call(&core.Call{Handler: "on_join"}); err == nil {
 		t.Fatal("call on a closed runtime succeeded")
+	}
+}
+
+// A worker serves every hunt of its partitions: hundreds of hunts must each
+// be converted to Lua tables once, not again on every call.
+func TestHuntDefinitionsConvertedOncePerHunt(t *testing.T) {
+	dir := scriptDir(t, map[string]string{"main.lua": `function on_move(ctx, p) end`})
+	r := newRuntime(t, Options{Dir: dir})
+	const hunts = 500
+	defs := make([]json.RawMessage, hunts)
+	for i := range defs {
+		defs[i] = json.RawMessage(fmt.Sprintf(`{"id":"h%d","beacons":[{"id":"b","lat":1,"lon":2}]}`, i))
+	}
+	first := make([]*huntDef, hunts)
+	for round := 0; round < 2; round++ {
+		for i, def := range defs {
+			c := &core.Call{Handler: "on_move", Action: core.Action{Hunt: fmt.Sprintf("h%d", i), Player: "p"}, HuntDef: def}
+			if _, err := r.Call(c); err != nil {
+				t.Fatal(err)
+			}
+			h, err := r.huntFor(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if round == 0 {
+				first[i] = h
+			} else if h != first[i] {
+				t.Fatalf("hunt h%d was converted again on the second round", i)
+			}
+		}
 	}
 }
