@@ -40,15 +40,18 @@ func (r *SessionRecord) AnswerTo(seq uint64) (Answer, bool) {
 }
 
 // remember keeps ans as the answer to seq, forgetting the oldest beyond
-// RecentAnswers. Recent is copied, never appended to in place: it may
-// alias a decoded record another reader holds.
+// RecentAnswers. It changes Recent in place: the caller owns the record
+// (Step decodes a fresh one for each action; UnmarshalBinary never shares
+// Recent), and a full session would otherwise copy 32 answers per action.
 func (r *SessionRecord) remember(seq uint64, ans Answer) {
-	keep := r.Recent
-	if len(keep) >= RecentAnswers {
-		keep = keep[len(keep)-RecentAnswers+1:]
+	ra := RecentAnswer{Seq: seq, Answer: ans}
+	if n := len(r.Recent); n >= RecentAnswers {
+		r.Recent = r.Recent[n-RecentAnswers:]
+		copy(r.Recent, r.Recent[1:])
+		r.Recent[len(r.Recent)-1] = ra
+		return
 	}
-	recent := make([]RecentAnswer, 0, len(keep)+1)
-	r.Recent = append(append(recent, keep...), RecentAnswer{Seq: seq, Answer: ans})
+	r.Recent = append(r.Recent, ra)
 }
 
 // HuntRecord is the engine's envelope around a game's hunt state (HuntKey).
