@@ -446,6 +446,7 @@ func strict(raw map[string]any, out any) error {
 	var md mapstructure.Metadata
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			unitlessDuration,
 			mapstructure.StringToTimeDurationHookFunc(),
 			mapstructure.StringToSliceHookFunc(","),
 			mapstructure.TextUnmarshallerHookFunc(),
@@ -463,6 +464,25 @@ func strict(raw map[string]any, out any) error {
 		return cleanDecodeError(err)
 	}
 	return nil
+}
+
+// unitlessDuration refuses a bare number where a duration is wanted:
+// YAML's `ttl: 30` would otherwise be 30 nanoseconds. (A string such as
+// "30" from the environment or --set fails time.ParseDuration already.)
+func unitlessDuration(from, to reflect.Type, v any) (any, error) {
+	if to != reflect.TypeFor[time.Duration]() {
+		return v, nil
+	}
+	switch from.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		if reflect.ValueOf(v).IsZero() {
+			return v, nil // 0 is 0 in any unit
+		}
+		return nil, fmt.Errorf("%v has no unit: write a duration such as %vs or %vms", v, v, v)
+	}
+	return v, nil
 }
 
 // quotedKey is how mapstructure names a key at the start of a line: 'a.b' .

@@ -131,6 +131,7 @@ func TestRefusesUnknownAndInvalid(t *testing.T) {
 		{"unknown env key", minimal, []string{"VELTRIX_ENGINE__SESION__TTL=1m"}, nil, "sesion"},
 		{"bad duration", minimal + "engine:\n  sessions:\n    ttl: soon\n", nil, nil, "engine.sessions.ttl: not a duration"},
 		{"duration without unit", minimal, []string{"VELTRIX_ENGINE__SESSIONS__TTL=5"}, nil, "engine.sessions.ttl: a duration needs a unit"},
+		{"YAML number for a duration", minimal + "engine:\n  sessions:\n    ttl: 30\n", nil, nil, "engine.sessions.ttl: 30 has no unit: write a duration such as 30s"},
 		{"bad number from env", minimal, []string{"VELTRIX_GATEWAY__MAX_FRAME_BYTES=lots"}, nil, "gateway.max_frame_bytes: not an integer"},
 		{"one underscore for a level", minimal, []string{"VELTRIX_GATEWAY_LISTEN=1.2.3.4:80"}, nil, `VELTRIX_GATEWAY_LISTEN reads as key "gateway_listen": environment names write __ between levels`},
 		{"out of range", minimal, nil, []string{"gateway.max_frame_bytes=10"}, "gateway.max_frame_bytes"},
