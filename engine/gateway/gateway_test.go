@@ -527,3 +527,38 @@ func TestActionsForwardedInOrderIntact(t *testing.T) {
 		})
 	}
 }
+
+// A client that stops reading while its queue has room is cut when one
+// write has waited WriteTimeout.
+func TestStalledWriteTimesOut(t *testing.T) {
+	seeds := startKafka(t)
+	const timeout = 300 * time.Millisecond
+	g := startGateway(t, seeds, gateway.Options{QueueLimit: 100000, WriteTimeout: timeout, HistoryBytes: -1})
+	ctx := testCtx(t)
+	ev := newProducer(t, seeds)
+
+	stalled := dialRaw(t, g.addr, "player=stalled", 4096)
+	stalled.send(t, `{"type":"join","hunt":"h","seq":1}`)
+	stalled.send(t, `{"type":"ping"}`)
+	for {
+		_, p, err := stalled.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(p, []byte(`"pong"`)) {
+			break
+		}
+	}
+	// 2 MB to the hunt: far more than the socket buffers hold, far less
+	// than the queue limit, so only the write deadline can end it.
+	pad := strings.Repeat("x", 2048)
+	for j := 0; j < 1000; j++ {
+		ev.raw(t, "h", "", fmt.Appendf(nil, `{"type":"leaderboard","hunt":"h","seq":%d,"data":{"pad":"%s"}}`, j+1, pad))
+	}
+	start := time.Now()
+	waitUntil(t, ctx, "the stalled connection is cut", func() bool { return g.Conns() == 0 })
+	if g.rejects(t, "write_timeout") != 1 || g.rejects(t, "slow") != 0 {
+		t.Fatalf("rejects: write_timeout %v, slow %v; want the write timeout", g.rejects(t, "write_timeout"), g.rejects(t, "slow"))
+	}
+	t.Logf("cut %v after the last event was produced", time.Since(start).Round(time.Millisecond))
+}
