@@ -89,10 +89,9 @@ type Runner struct {
 	outbox  atomic.Uint64 // next outbox key
 
 	// produced are outbox rows whose events the broker acked, not yet
-	// deleted: the next commit (or the shutdown) deletes them. Run's
-	// goroutine is the only user today; the lock keeps that from mattering.
-	producedMu sync.Mutex
-	produced   [][]byte
+	// deleted: the next commit (or the shutdown) deletes them. Only Run's
+	// goroutine touches them (workers only step; handle runs after).
+	produced [][]byte
 
 	// halt stops Run with an error found outside its goroutine (in a
 	// group callback); halted carries it.
@@ -259,6 +258,9 @@ func (r *Runner) runBatch(ctx context.Context) error {
 			busy = append(busy, w)
 		}
 	}
+	if len(busy) == 0 {
+		return nil // a poll with errors only
+	}
 	defer func() {
 		for _, w := range busy {
 			w.recs = w.recs[:0]
@@ -278,11 +280,15 @@ func (r *Runner) runBatch(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	var rd core.Ready
-	n := 0
-	for _, w := range busy {
-		n += len(w.recs)
-		mergeReady(&rd, w.core.Ready())
+	rd := busy[0].core.Ready() // one worker's Ready is used as it is
+	n := len(busy[0].recs)
+	if len(busy) > 1 {
+		rd = core.Ready{}
+		n = 0
+		for _, w := range busy {
+			n += len(w.recs)
+			mergeReady(&rd, w.core.Ready())
+		}
 	}
 	if !rd.Empty() {
 		st := BatchStats{Actions: n, Step: time.Since(t0)}
@@ -384,16 +390,12 @@ func (r *Runner) handle(ctx context.Context, rd core.Ready, st *BatchStats) erro
 		return err
 	}
 	st.Produce = time.Since(t)
-	r.producedMu.Lock()
 	r.produced = append(r.produced, outKey)
-	r.producedMu.Unlock()
 	return nil
 }
 
 // takeProduced hands over the produced outbox rows for deletion.
 func (r *Runner) takeProduced() [][]byte {
-	r.producedMu.Lock()
-	defer r.producedMu.Unlock()
 	done := r.produced
 	r.produced = nil
 	return done
