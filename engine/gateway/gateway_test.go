@@ -35,17 +35,7 @@ func TestSlowClientIsCutOff(t *testing.T) {
 	// The reader that never reads: a small receive buffer, and after its
 	// join it never reads again.
 	slow := dialRaw(t, g.addr, "player=sloth", 4096)
-	slow.send(t, `{"type":"join","hunt":"h","seq":1}`)
-	slow.send(t, `{"type":"ping"}`)
-	for { // welcome, then pong: the join is registered
-		_, p, err := slow.read()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if bytes.Contains(p, []byte(`"pong"`)) {
-			break
-		}
-	}
+	slow.join(t, "h")
 	good := dial(t, ctx, g.url, client.Options{Player: "ant"})
 	joined(t, ctx, good, "h", 1)
 
@@ -429,17 +419,7 @@ func TestDrainFlushesThen1012(t *testing.T) {
 	// A reader with a tiny buffer that waits: the events pile up in the
 	// gateway's queue.
 	c := dialRaw(t, g.addr, "player=drainee", 16<<10)
-	c.send(t, `{"type":"join","hunt":"d","seq":1}`)
-	c.send(t, `{"type":"ping"}`)
-	for {
-		_, p, err := c.read()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if bytes.Contains(p, []byte(`"pong"`)) {
-			break
-		}
-	}
+	c.join(t, "d")
 	// The engine's answer to the join (first in the stream), so the drain
 	// need not wait for it.
 	base := g.EventsRead()
@@ -538,17 +518,7 @@ func TestStalledWriteTimesOut(t *testing.T) {
 	ev := newProducer(t, seeds)
 
 	stalled := dialRaw(t, g.addr, "player=stalled", 4096)
-	stalled.send(t, `{"type":"join","hunt":"h","seq":1}`)
-	stalled.send(t, `{"type":"ping"}`)
-	for {
-		_, p, err := stalled.read()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if bytes.Contains(p, []byte(`"pong"`)) {
-			break
-		}
-	}
+	stalled.join(t, "h")
 	// 2 MB to the hunt: far more than the socket buffers hold, far less
 	// than the queue limit, so only the write deadline can end it.
 	pad := strings.Repeat("x", 2048)

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -250,6 +251,23 @@ func dialRaw(t *testing.T, addr, query string, rcvbuf int) *rawWS {
 	}
 	_ = c.SetReadDeadline(time.Time{})
 	return w
+}
+
+// join joins hunt and waits until the gateway has registered it: the pong
+// to a ping sent after the join comes once the join was handled.
+func (w *rawWS) join(t *testing.T, hunt string) {
+	t.Helper()
+	w.send(t, `{"type":"join","hunt":"`+hunt+`","seq":1}`)
+	w.send(t, `{"type":"ping"}`)
+	for {
+		_, p, err := w.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(p, []byte(`"pong"`)) {
+			return
+		}
+	}
 }
 
 // send writes one masked text frame.
