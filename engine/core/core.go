@@ -139,7 +139,7 @@ func (c *Core) Step(src Source, a Action) error {
 	h, ok := c.cfg.Catalog.Hunt(a.Hunt)
 	if !ok {
 		c.answer(&a, Answer{Reason: "unknown_hunt"}, false, "")
-		audit.add("action", a.Player, c.actionData(&a, Answer{Reason: "unknown_hunt"}))
+		audit.add("action", a.Player, encodeActionData(&a, Answer{Reason: "unknown_hunt"}))
 		return nil
 	}
 	rules, ok := c.cfg.Catalog.Rules(h.Game)
@@ -184,7 +184,7 @@ func (c *Core) Step(src Source, a Action) error {
 	if hr.Ended {
 		ans := Answer{Reason: "hunt_over"}
 		c.answer(&a, ans, false, version)
-		audit.add("action", a.Player, c.actionData(&a, ans))
+		audit.add("action", a.Player, encodeActionData(&a, ans))
 		return nil
 	}
 
@@ -192,7 +192,7 @@ func (c *Core) Step(src Source, a Action) error {
 	if !ok {
 		ans := Answer{Reason: "unknown_action"}
 		c.answer(&a, ans, false, version)
-		audit.add("action", a.Player, c.actionData(&a, ans))
+		audit.add("action", a.Player, encodeActionData(&a, ans))
 		return nil
 	}
 
@@ -233,7 +233,7 @@ func (c *Core) Step(src Source, a Action) error {
 		c.put(HuntKey(a.Hunt), &hr, c.huntExpiry(h, a.TS))
 	}
 
-	audit.add("action", a.Player, c.actionData(&a, ans))
+	audit.add("action", a.Player, encodeActionData(&a, ans))
 	for _, e := range res.Audit {
 		p := e.Player
 		if p == "" {
@@ -355,10 +355,6 @@ func (c *Core) emit(a *Action, es []Emit, version string) {
 
 func (c *Core) event(hunt, to string, m protocol.ServerMessage) {
 	c.rd.Events = append(c.rd.Events, Event{Hunt: hunt, To: to, Payload: encodeEvent(m)})
-}
-
-func (c *Core) actionData(a *Action, ans Answer) json.RawMessage {
-	return encodeActionData(a, ans)
 }
 
 // auditor numbers the audit rows of one action so their keys are stable.
