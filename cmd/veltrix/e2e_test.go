@@ -121,18 +121,23 @@ func expectedFinds(h *huntdef.Hunt, pts []gpx.Point) []huntdef.Beacon {
 	return out
 }
 
+// visnjanWalk is the shared data's Višnjan walk: its path and track points.
+func visnjanWalk(tb testing.TB) (path string, track []gpx.Point) {
+	tb.Helper()
+	path = filepath.Join(shareddata.SharedDir(tb), "walk_visnjan_with_waypoints.gpx")
+	f, err := gpx.ParseFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return path, f.TrackPoints()
+}
+
 // points is the treasure hunt's scoring rule (scripts/treasurehunt).
 func points(b huntdef.Beacon) int { return int(math.Floor(10*b.Difficulty + 5*b.Terrain + 0.5)) }
 
 func TestEndToEndVisnjanWalk(t *testing.T) {
-	shared := shareddata.SharedDir(t)
-	walk := filepath.Join(shared, "walk_visnjan_with_waypoints.gpx")
+	walk, track := visnjanWalk(t)
 	dir, hunt := importHunt(t, walk, "visnjan")
-	f, err := gpx.ParseFile(walk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	track := f.TrackPoints()
 	want := expectedFinds(hunt, track)
 	if len(want) == 0 {
 		t.Fatal("test premise: the walk passes no waypoint within the radius")
@@ -418,14 +423,8 @@ func noGatewayRefusals(t *testing.T, rep *replay.Report) {
 // A replay as fast as the engine answers stays under a gateway's message
 // rate limit (advertised in the welcome) instead of losing moves to it.
 func TestReplayPacesUnderRateLimit(t *testing.T) {
-	shared := shareddata.SharedDir(t)
-	walk := filepath.Join(shared, "walk_visnjan_with_waypoints.gpx")
+	walk, track := visnjanWalk(t)
 	dir, hunt := importHunt(t, walk, "visnjan")
-	f, err := gpx.ParseFile(walk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	track := f.TrackPoints()
 	const rate, burst = 300, 16 // the track's 413 moves need > 1 s at this rate
 	s := startServer(t, dir, fmt.Sprintf("gateway.message_rate=%d", rate), fmt.Sprintf("gateway.message_burst=%d", burst))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -16,9 +16,7 @@ import (
 	"github.com/veltrix/veltrix/engine/lua"
 	"github.com/veltrix/veltrix/engine/protocol"
 	"github.com/veltrix/veltrix/games/treasurehunt"
-	"github.com/veltrix/veltrix/games/treasurehunt/gpx"
 	"github.com/veltrix/veltrix/games/treasurehunt/replay"
-	"github.com/veltrix/veltrix/internal/shareddata"
 )
 
 // copyScripts copies the treasure hunt's scripts into a temporary folder the
@@ -315,14 +313,8 @@ func TestHotReloadDuringReplay(t *testing.T) {
 // and through `veltrix hunt simulate`: the same discoveries, points and
 // scores.
 func TestSimulateMatchesLive(t *testing.T) {
-	shared := shareddata.SharedDir(t)
-	walk := filepath.Join(shared, "walk_visnjan_with_waypoints.gpx")
+	walk, track := visnjanWalk(t)
 	dir, hunt := importHunt(t, walk, "visnjan")
-	f, err := gpx.ParseFile(walk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	track := f.TrackPoints()
 
 	s := startServer(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

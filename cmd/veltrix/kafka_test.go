@@ -29,7 +29,6 @@ import (
 	"github.com/veltrix/veltrix/games/treasurehunt/gpx"
 	"github.com/veltrix/veltrix/games/treasurehunt/huntdef"
 	"github.com/veltrix/veltrix/games/treasurehunt/replay"
-	"github.com/veltrix/veltrix/internal/shareddata"
 )
 
 func kafkaSeeds(t *testing.T) string {
@@ -310,12 +309,7 @@ func playAll(t testing.TB, urls func(i int) string, pts []gpx.Point, players int
 // rows equal those of a clean run: nothing lost, nothing applied twice.
 func TestKafkaEngineKill9(t *testing.T) {
 	kafkaSeeds(t)
-	walk := filepath.Join(shareddata.SharedDir(t), "walk_visnjan_with_waypoints.gpx")
-	f, err := gpx.ParseFile(walk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pts := f.TrackPoints()
+	walk, pts := visnjanWalk(t)
 	const players = 200
 	hunts := perPlayerHunts(t, walk, players)
 	total := int64(players * len(pts))
@@ -394,12 +388,7 @@ func diffRows(want, got map[string]int) string {
 // the other and resume their session with their score intact.
 func TestKafkaGatewayKill9(t *testing.T) {
 	kafkaSeeds(t)
-	walk := filepath.Join(shareddata.SharedDir(t), "walk_visnjan_with_waypoints.gpx")
-	f, err := gpx.ParseFile(walk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pts := f.TrackPoints()
+	walk, pts := visnjanWalk(t)
 	const players = 20
 	c := newCluster(t, perPlayerHunts(t, walk, players))
 	c.start("engine")
@@ -531,12 +520,7 @@ func walkPart(ctx context.Context, t *testing.T, c *client.Client, hunt string, 
 func TestKafkaBrokerOutage(t *testing.T) {
 	kafkaSeeds(t)
 	script := repoPath(t, "scripts/kafka.sh")
-	walk := filepath.Join(shareddata.SharedDir(t), "walk_visnjan_with_waypoints.gpx")
-	f, err := gpx.ParseFile(walk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pts := f.TrackPoints()
+	walk, pts := visnjanWalk(t)
 	const players = 20
 	c := newCluster(t, perPlayerHunts(t, walk, players))
 	engine := c.start("engine")

@@ -10,8 +10,6 @@ import (
 	"github.com/veltrix/veltrix/engine/client"
 	"github.com/veltrix/veltrix/engine/core"
 	"github.com/veltrix/veltrix/engine/store"
-	"github.com/veltrix/veltrix/games/treasurehunt/gpx"
-	"github.com/veltrix/veltrix/internal/shareddata"
 )
 
 // TestRestartKeepsEverything stops the all-in-one server cleanly in the
@@ -20,13 +18,8 @@ import (
 // twice across the restart (the embedded broker's log and the engine's
 // stored offsets survive together).
 func TestRestartKeepsEverything(t *testing.T) {
-	walk := filepath.Join(shareddata.SharedDir(t), "walk_visnjan_with_waypoints.gpx")
+	walk, pts := visnjanWalk(t)
 	dir, hunt := importHunt(t, walk, "visnjan")
-	f, err := gpx.ParseFile(walk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pts := f.TrackPoints()
 	data := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

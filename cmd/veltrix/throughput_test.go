@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/veltrix/veltrix/games/treasurehunt/gpx"
-	"github.com/veltrix/veltrix/internal/shareddata"
 )
 
 // BenchmarkThroughput200Players replays the walk for 200 players at once
@@ -18,12 +14,7 @@ import (
 //
 //	go test -run '^$' -bench Throughput -benchtime 1x ./cmd/veltrix/
 func BenchmarkThroughput200Players(b *testing.B) {
-	walk := filepath.Join(shareddata.SharedDir(b), "walk_visnjan_with_waypoints.gpx")
-	f, err := gpx.ParseFile(walk)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pts := f.TrackPoints()
+	walk, pts := visnjanWalk(b)
 	const players = 200
 	hunts := perPlayerHunts(b, walk, players)
 	for i := 0; i < b.N; i++ {
