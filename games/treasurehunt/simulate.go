@@ -1,6 +1,7 @@
 package treasurehunt
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,7 +118,7 @@ func Simulate(o SimOptions) (*SimReport, error) {
 	slices.SortStableFunc(steps, func(a, b step) int {
 		switch {
 		case a.at != b.at:
-			return cmpInt(a.at, b.at)
+			return cmp.Compare(a.at, b.at)
 		case a.track != b.track:
 			return a.track - b.track
 		}
@@ -215,16 +216,6 @@ func Simulate(o SimOptions) (*SimReport, error) {
 }
 
 func answered(out *lua.Outcome) bool { return out.Answer.OK != nil && *out.Answer.OK }
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 // sampleHunt is the dry run's hunt when no hunt is configured: two beacons
 // 300 m apart.

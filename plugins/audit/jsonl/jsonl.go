@@ -26,6 +26,7 @@ package jsonl
 
 import (
 	"bufio"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -143,21 +144,11 @@ func files(dir, hunt string) ([]file, error) {
 	}
 	slices.SortFunc(out, func(a, b file) int {
 		if a.from != b.from {
-			return cmpInt(a.from, b.from)
+			return cmp.Compare(a.from, b.from)
 		}
-		return cmpInt(a.to, b.to)
+		return cmp.Compare(a.to, b.to)
 	})
 	return out, nil
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Exported implements app.AuditSink: the end of the latest file of hunt.
