@@ -21,18 +21,26 @@ function on_move(ctx, p) ctx.emit(p.id, "scored", {points = p.points}) end
 `
 }
 
-func TestLiveSwitchesBetweenActions(t *testing.T) {
-	dir := scriptDir(t, map[string]string{"main.lua": scoring(1)})
-	p1, err := Load(Options{Dir: dir})
+// newLive loads the scripts in dir and runs them live from a source that
+// tests publish to.
+func newLive(t *testing.T, dir string) (*Program, *Source, *Live) {
+	t.Helper()
+	p, err := Load(Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := NewSource(p1)
+	src := NewSource(p)
 	l, err := NewLive(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(l.Close)
+	return p, src, l
+}
+
+func TestLiveSwitchesBetweenActions(t *testing.T) {
+	dir := scriptDir(t, map[string]string{"main.lua": scoring(1)})
+	p1, src, l := newLive(t, dir)
 	call := func() string {
 		res, err := l.Call(&core.Call{Handler: "on_join", Action: core.Action{Hunt: "h", Player: "p"}})
 		if err != nil {
@@ -163,16 +171,7 @@ func TestReloaderWatches(t *testing.T) {
 // already runs: no switch happens (and none is logged as "X to X").
 func TestLiveIgnoresRepublishedSameVersion(t *testing.T) {
 	dir := scriptDir(t, map[string]string{"main.lua": `function on_join(ctx, p) end`})
-	p1, err := Load(Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := NewSource(p1)
-	l, err := NewLive(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	p1, src, l := newLive(t, dir)
 	var switches []string
 	l.OnSwitch = func(from, to string) { switches = append(switches, from+">"+to) }
 	rt := l.Runtime()
